@@ -1,0 +1,3 @@
+module github.com/loopml/loopml
+
+go 1.26
