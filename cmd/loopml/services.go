@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/loopml/loopml"
+	"github.com/loopml/loopml/httpapi"
+	"github.com/loopml/loopml/sqlstore"
+	"github.com/spf13/cobra"
+)
+
+// Environment variables of the client commands.
+const (
+	trackingURIEnv = "LOOPML_TRACKING_URI"
+	homeEnv        = "LOOPML_HOME"
+)
+
+// clientOptions are the flags shared by the experiments and runs commands.
+type clientOptions struct {
+	trackingURI string
+	home        string
+	output      string
+}
+
+func addClientFlags(cmd *cobra.Command, o *clientOptions) {
+	f := cmd.Flags()
+	f.StringVar(&o.trackingURI, "tracking-uri", "", "http(s) URL of a loopml (or MLflow) tracking server; when unset, the local home is opened directly [env "+trackingURIEnv+"]")
+	f.StringVar(&o.home, "home", "", "loopml home directory, used when no tracking URI is set (default "+DefaultHome+") [env "+homeEnv+"]")
+	f.StringVarP(&o.output, "output", "o", "table", "output format: table or json")
+}
+
+// services are the root service interfaces the commands work through,
+// whether they are backed by HTTP or by the local store.
+type services struct {
+	experiments loopml.ExperimentService
+	runs        loopml.RunService
+	close       func() error
+}
+
+// openServices connects to the tracking URI (flag, then environment) or,
+// when there is none, opens the SQLite store in the home directory. The
+// home must exist unless create is set.
+func openServices(ctx context.Context, o clientOptions, getenv func(string) (string, bool), create bool) (*services, error) {
+	if o.output != "table" && o.output != "json" {
+		return nil, loopml.Errorf(loopml.EINVALID, "output %q must be table or json", o.output)
+	}
+	uri := o.trackingURI
+	if uri == "" {
+		uri, _ = getenv(trackingURIEnv)
+	}
+	if uri != "" {
+		u, err := url.Parse(uri)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, loopml.Errorf(loopml.EINVALID, "tracking-uri %q must be an http:// or https:// URL", uri)
+		}
+		c := httpapi.NewClient(uri, &http.Client{Timeout: 5 * time.Minute})
+		return &services{experiments: c, runs: c, close: func() error { return nil }}, nil
+	}
+	home := o.home
+	if home == "" {
+		if h, ok := getenv(homeEnv); ok && h != "" {
+			home = h
+		} else {
+			home = DefaultHome
+		}
+	}
+	if create {
+		if err := os.MkdirAll(home, 0o755); err != nil {
+			return nil, loopml.Errorf(loopml.EINVALID, "home: %v", err)
+		}
+	} else if _, err := os.Stat(home); err != nil {
+		return nil, loopml.Errorf(loopml.EINVALID, "no loopml home at %s: run `loopml server` once, pass --home, or set --tracking-uri / %s", home, trackingURIEnv)
+	}
+	dsn, err := Config{Home: home}.StoreDSN()
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &services{experiments: db, runs: db, close: db.Close}, nil
+}
