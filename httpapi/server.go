@@ -1,0 +1,265 @@
+// Package httpapi serves loopml over HTTP with MLflow's tracking REST API, so
+// that existing MLflow clients (Python, Java, R, the MLflow web UI) work
+// unchanged, and provides a Go Client over the same API for the loopml CLI
+// and end-to-end tests.
+//
+// The server speaks MLflow's service.proto tracking endpoints under both
+// /api/2.0/mlflow/ and /ajax-api/2.0/mlflow/, the artifact proxy under
+// /api/2.0/mlflow-artifacts/artifacts, GET /health, GET /version and,
+// when a Prometheus registry is configured, GET /metrics.
+//
+// It imports the root package loopml and its one external dependency
+// (prometheus/client_golang); it gets the metadata and artifact stores as
+// root interfaces from cmd/loopml and never imports a sibling adapter.
+package httpapi
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/loopml/loopml"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// DefaultMaxBodyBytes is the JSON request body limit when
+// Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 32 << 20
+
+// URL prefixes of the API. MLflow's web UI calls the /ajax-api mirror.
+const (
+	apiPrefix           = "/api/2.0/mlflow/"
+	ajaxPrefix          = "/ajax-api/2.0/mlflow/"
+	artifactProxyPath   = "/api/2.0/mlflow-artifacts/artifacts"
+	ajaxArtifactProxy   = "/ajax-api/2.0/mlflow-artifacts/artifacts"
+	artifactProxyRoute  = "/api/2.0/mlflow-artifacts/artifacts/{path...}"
+	artifactListRoute   = "/api/2.0/mlflow-artifacts/artifacts"
+	unmatchedRouteLabel = "unmatched"
+)
+
+// Config configures a Server. The zero value serves an API whose every
+// endpoint fails with 501 until the services are set; in practice cmd sets
+// all three services.
+type Config struct {
+	Experiments loopml.ExperimentService
+	Runs        loopml.RunService
+	Artifacts   loopml.ArtifactStore
+
+	// Logger receives the access log and internal errors; nil discards.
+	Logger *slog.Logger
+
+	// Metrics, when set, gets a request counter and a latency histogram
+	// (labelled by route, method and status) and is served on GET /metrics.
+	Metrics *prometheus.Registry
+
+	// MaxBodyBytes limits JSON request bodies; 0 means DefaultMaxBodyBytes.
+	// Artifact uploads are streamed and not limited.
+	MaxBodyBytes int64
+}
+
+// Server is the HTTP API. It is safe for concurrent use; create it with
+// NewServer and serve Handler.
+type Server struct {
+	experiments loopml.ExperimentService
+	runs        loopml.RunService
+	artifacts   loopml.ArtifactStore
+	logger      *slog.Logger
+	maxBody     int64
+	metrics     *httpMetrics
+	handler     http.Handler
+}
+
+// NewServer builds the API from cfg.
+func NewServer(cfg Config) *Server {
+	s := &Server{
+		experiments: cfg.Experiments,
+		runs:        cfg.Runs,
+		artifacts:   cfg.Artifacts,
+		logger:      cfg.Logger,
+		maxBody:     cfg.MaxBodyBytes,
+	}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.experiments == nil {
+		s.experiments = unimplemented{}
+	}
+	if s.runs == nil {
+		s.runs = unimplemented{}
+	}
+	if s.artifacts == nil {
+		s.artifacts = unimplemented{}
+	}
+
+	mux := http.NewServeMux()
+	s.registerExperimentRoutes(mux)
+	s.registerRunRoutes(mux)
+	s.registerMetricRoutes(mux)
+	s.registerArtifactRoutes(mux)
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, "OK")
+	})
+	mux.HandleFunc("GET /version", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, loopml.MLflowVersion)
+	})
+	if cfg.Metrics != nil {
+		s.metrics = newHTTPMetrics(cfg.Metrics)
+		mux.Handle("GET /metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{}))
+	}
+
+	tracking := s.limitBody(mux)
+	route := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The artifact proxy is dispatched before the ServeMux, which would
+		// otherwise redirect "..", "%2e%2e" and "//" paths instead of letting
+		// us reject them with 400.
+		if p, ok := artifactProxyRest(r.URL); ok {
+			s.serveArtifactProxy(w, r, p)
+			return
+		}
+		tracking.ServeHTTP(w, r)
+	})
+	s.handler = s.requestID(s.observe(s.recoverPanics(route)))
+	return s
+}
+
+// Handler returns the whole API including its middleware (request id,
+// access log, metrics, panic recovery, body limit).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// handle registers h for method and an MLflow path under both API prefixes.
+func handle(mux *http.ServeMux, method, path string, h http.HandlerFunc) {
+	mux.HandleFunc(method+" "+apiPrefix+path, h)
+	mux.HandleFunc(method+" "+ajaxPrefix+path, h)
+}
+
+// decodable is a request message read from a JSON body.
+type decodable interface {
+	field(d *decoder, key []byte) error
+}
+
+// decode reads r's JSON body into v.
+func (s *Server) decode(r *http.Request, v decodable) error {
+	bp := getBuf()
+	defer putBuf(bp)
+	if err := readBody(r.Body, s.maxBody, bp); err != nil {
+		return err
+	}
+	d := decoder{data: *bp}
+	if err := d.document(v.field); err != nil {
+		return asDomainError(err)
+	}
+	return nil
+}
+
+// respond writes a 200 JSON response built by fill.
+func respond(w http.ResponseWriter, fill func(e *encoder)) {
+	bp := getBuf()
+	e := encoder{b: (*bp)[:0]}
+	e.beginObject()
+	if fill != nil {
+		fill(&e)
+	}
+	e.endObject()
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(e.b)
+	*bp = e.b
+	putBuf(bp)
+}
+
+var emptyJSON = []byte("{}")
+
+// respondEmpty writes the empty response {}.
+func respondEmpty(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(emptyJSON)
+}
+
+func writeText(w http.ResponseWriter, s string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte(s))
+}
+
+// routeLabel is the route of a request for logs and metrics: the ServeMux
+// pattern without its method.
+func routeLabel(r *http.Request) string {
+	p := r.Pattern
+	if p == "" {
+		return unmatchedRouteLabel
+	}
+	if i := strings.IndexByte(p, ' '); i >= 0 {
+		p = p[i+1:]
+	}
+	return p
+}
+
+// unimplemented stands in for services missing from the Config.
+type unimplemented struct{}
+
+func errUnimplemented() error {
+	return loopml.Errorf(loopml.ENOTIMPLEMENTED, "this server has no store configured for the operation")
+}
+
+func (unimplemented) CreateExperiment(context.Context, *loopml.Experiment) error {
+	return errUnimplemented()
+}
+func (unimplemented) GetExperiment(context.Context, string) (*loopml.Experiment, error) {
+	return nil, errUnimplemented()
+}
+func (unimplemented) GetExperimentByName(context.Context, string) (*loopml.Experiment, error) {
+	return nil, errUnimplemented()
+}
+func (unimplemented) SearchExperiments(context.Context, loopml.ExperimentSearch) ([]*loopml.Experiment, string, error) {
+	return nil, "", errUnimplemented()
+}
+func (unimplemented) RenameExperiment(context.Context, string, string) error {
+	return errUnimplemented()
+}
+func (unimplemented) DeleteExperiment(context.Context, string) error  { return errUnimplemented() }
+func (unimplemented) RestoreExperiment(context.Context, string) error { return errUnimplemented() }
+func (unimplemented) SetExperimentTag(context.Context, string, loopml.Tag) error {
+	return errUnimplemented()
+}
+func (unimplemented) CreateRun(context.Context, *loopml.Run) error { return errUnimplemented() }
+func (unimplemented) GetRun(context.Context, string) (*loopml.Run, error) {
+	return nil, errUnimplemented()
+}
+func (unimplemented) UpdateRun(context.Context, string, loopml.RunUpdate) (*loopml.Run, error) {
+	return nil, errUnimplemented()
+}
+func (unimplemented) DeleteRun(context.Context, string) error  { return errUnimplemented() }
+func (unimplemented) RestoreRun(context.Context, string) error { return errUnimplemented() }
+func (unimplemented) SearchRuns(context.Context, loopml.RunSearch) ([]*loopml.Run, string, error) {
+	return nil, "", errUnimplemented()
+}
+func (unimplemented) LogBatch(context.Context, string, loopml.Batch) error {
+	return errUnimplemented()
+}
+func (unimplemented) DeleteTag(context.Context, string, string) error { return errUnimplemented() }
+func (unimplemented) LogInputs(context.Context, string, []loopml.DatasetInput) error {
+	return errUnimplemented()
+}
+func (unimplemented) GetMetricHistory(context.Context, loopml.MetricHistoryQuery) ([]loopml.Metric, string, error) {
+	return nil, "", errUnimplemented()
+}
+func (unimplemented) GetMetricHistoryBulkInterval(context.Context, loopml.MetricBulkIntervalQuery) ([]loopml.RunMetric, error) {
+	return nil, errUnimplemented()
+}
+func (unimplemented) Put(context.Context, string, io.Reader) (int64, error) {
+	return 0, errUnimplemented()
+}
+func (unimplemented) Open(context.Context, string) (io.ReadCloser, error) {
+	return nil, errUnimplemented()
+}
+func (unimplemented) Stat(context.Context, string) (loopml.ArtifactInfo, error) {
+	return loopml.ArtifactInfo{}, errUnimplemented()
+}
+func (unimplemented) List(context.Context, string) ([]loopml.ArtifactInfo, error) {
+	return nil, errUnimplemented()
+}
+func (unimplemented) Delete(context.Context, string) error { return errUnimplemented() }
