@@ -142,7 +142,10 @@ func joinPath(dir, rel string) string {
 
 func encodeFileInfo(e *encoder, p string, f loopml.ArtifactInfo) {
 	e.str("path", p)
-	e.boolean("is_dir", f.IsDir)
+	// MLflow's FileInfo.to_proto always sets is_dir, so clients see
+	// "is_dir": false for files; match it rather than omitting the field.
+	e.key("is_dir")
+	e.b = strconv.AppendBool(e.b, f.IsDir)
 	if !f.IsDir {
 		e.intNZ("file_size", f.Size)
 	}
