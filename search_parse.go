@@ -559,7 +559,8 @@ func (p *parser) parseClause() (Comparison, error) {
 	switch {
 	case numeric:
 		ops = numericOps
-	case id.typ == SearchDataset || id.typ == SearchAttribute && p.g.listAttrs[id.key]:
+	case id.typ == SearchDataset || id.typ == SearchParam || id.typ == SearchTag ||
+		id.typ == SearchAttribute && p.g.listAttrs[id.key]:
 		ops = listOps
 	default:
 		ops = stringOps
