@@ -19,7 +19,7 @@ const (
 // "IN", "NOT IN" (upper case).
 //
 // Numeric comparisons (metrics, start_time, end_time, creation_time,
-// last_update_time) carry their operand in Number; string comparisons in
+// last_update_time, and a model version's version_number) carry their operand in Number; string comparisons in
 // Value; IN and NOT IN in Values.
 type Comparison struct {
 	Type   string
@@ -37,7 +37,7 @@ func (c Comparison) IsNumeric() bool {
 		return true
 	case SearchAttribute:
 		switch c.Key {
-		case "start_time", "end_time", "creation_time", "last_update_time":
+		case "start_time", "end_time", "creation_time", "last_update_time", "version_number":
 			return true
 		}
 	}

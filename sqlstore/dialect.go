@@ -42,6 +42,12 @@ type dialect interface {
 	// writeMetrics appends points of one run and upserts its latest values
 	// (one row per key, sorted by key id; seq unused) with the Latest rule.
 	writeMetrics(ctx context.Context, tx *sql.Tx, runPK int64, pts, latest []metricRow) error
+	// lockRegistry serialises model registry writes: it is called first in
+	// every registry write transaction and holds until its end, so that
+	// concurrent alias moves are applied one after the other and registry
+	// event ids increase in commit order. SQLite has a single writer
+	// already.
+	lockRegistry(ctx context.Context, tx *sql.Tx) error
 	// prepare runs once after the migrations.
 	prepare(ctx context.Context) error
 	close() error
@@ -122,6 +128,8 @@ func (*sqliteDialect) like(col string, fold bool, pattern string) (string, any) 
 	}
 	return col + " GLOB ?", b.String()
 }
+
+func (*sqliteDialect) lockRegistry(context.Context, *sql.Tx) error { return nil }
 
 func (*sqliteDialect) reserveSeq(ctx context.Context, tx *sql.Tx, n int) (int64, error) {
 	var last int64
@@ -204,7 +212,7 @@ type postgresDialect struct{}
 func (postgresDialect) name() string          { return "postgres" }
 func (postgresDialect) goose() goose.Dialect  { return goose.DialectPostgres }
 func (postgresDialect) migrationsDir() string { return "migrations/postgres" }
-func (postgresDialect) writers() int          { return 2 }
+func (postgresDialect) writers() int          { return 4 }
 func (postgresDialect) close() error          { return nil }
 
 func (postgresDialect) prepare(context.Context) error { return nil }
@@ -265,6 +273,17 @@ func (postgresDialect) like(col string, fold bool, pattern string) (string, any)
 		return col + " ILIKE ? ESCAPE ''", pattern
 	}
 	return col + " LIKE ? ESCAPE ''", pattern
+}
+
+// registryLockID is the key of the transaction-level advisory lock that
+// serialises registry writes on PostgreSQL.
+const registryLockID = 0x6c6f6f706d6c5247 // "loopmlRG"
+
+// lockRegistry takes a transaction-scoped advisory lock, released at commit
+// or rollback.
+func (postgresDialect) lockRegistry(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(registryLockID))
+	return err
 }
 
 func (postgresDialect) reserveSeq(context.Context, *sql.Tx, int) (int64, error) { return 0, nil }

@@ -3,9 +3,10 @@
 // (the default, via the pure-Go modernc.org/sqlite driver) or on PostgreSQL
 // for scale-out servers (via pgx).
 //
-// It implements loopml.ExperimentService and loopml.RunService and passes
-// the storetest conformance suite on both backends. It imports the root
-// package and its drivers, never a sibling package.
+// It implements loopml.ExperimentService, loopml.RunService and
+// loopml.ModelRegistry (registry.go) and passes the storetest conformance
+// suite on both backends. It imports the root package and its drivers,
+// never a sibling package.
 //
 // Design for speed:
 //   - integer surrogate keys for runs and an interned metric-key table, so a
@@ -54,6 +55,10 @@ type Options struct {
 	// (durable against a process crash in WAL mode); "FULL" also survives
 	// power loss. Ignored on PostgreSQL.
 	SQLiteSynchronous string
+	// Now, when set, is the clock of the model registry (timestamps and
+	// registry event times); nil means time.Now. Tests use it to control
+	// time.
+	Now func() time.Time
 }
 
 // DB is a metadata store. It is safe for concurrent use. Close it when done.
@@ -63,6 +68,7 @@ type DB struct {
 	wdb     *sql.DB // writes; on SQLite a pool of one connection
 	log     *slog.Logger
 	observe func(op string, d time.Duration, err error)
+	clock   func() time.Time
 
 	keys keyCache
 	gc   *groupCommitter
@@ -74,6 +80,7 @@ type DB struct {
 var (
 	_ loopml.ExperimentService = (*DB)(nil)
 	_ loopml.RunService        = (*DB)(nil)
+	_ loopml.ModelRegistry     = (*DB)(nil)
 )
 
 // Open opens (creating if needed) the metadata store at dsn and applies the
@@ -92,7 +99,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	db := &DB{log: log, observe: opts.Observe}
+	db := &DB{log: log, observe: opts.Observe, clock: opts.Now}
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -343,6 +350,15 @@ func (db *DB) writeTxOnce(ctx context.Context, fn func(tx *sql.Tx) error) error 
 
 // now returns the current time in epoch milliseconds.
 func now() int64 { return time.Now().UnixMilli() }
+
+// nowMs returns the current time of the store's clock (Options.Now) in
+// epoch milliseconds.
+func (db *DB) nowMs() int64 {
+	if db.clock != nil {
+		return db.clock().UnixMilli()
+	}
+	return time.Now().UnixMilli()
+}
 
 // pageToken is MLflow's opaque search page token: base64 of {"offset": N}.
 type pageToken struct {

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite of loopml's metadata stores:
-// every implementation of loopml.ExperimentService and loopml.RunService
-// runs Run against itself and must pass it. The suite is the executable form
+// every implementation of loopml.ExperimentService, loopml.RunService and
+// loopml.ModelRegistry runs Run against itself and must pass it. The suite is the executable form
 // of the contracts documented on the root interfaces (MLflow's semantics).
 //
 // It imports only the root package and the standard library.
@@ -23,6 +23,7 @@ import (
 type Store interface {
 	loopml.ExperimentService
 	loopml.RunService
+	loopml.ModelRegistry
 }
 
 // Run runs the conformance suite. open must return a new, empty store (only
@@ -38,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"MetricHistory", historyTests},
 		{"SearchRuns", searchRunsTests},
 		{"Concurrency", concurrencyTests},
+		{"Registry", registryTests},
+		{"RegistryConcurrency", registryConcurrencyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
