@@ -154,7 +154,8 @@ func (s *Server) handleGetMetricHistory(w http.ResponseWriter, r *http.Request) 
 		s.writeError(w, r, err)
 		return
 	}
-	respond(w, func(e *encoder) {
+	// About 60 bytes of JSON per point besides the key.
+	respondSized(w, len(metrics)*(len(key)+64)+len(next)+64, func(e *encoder) {
 		if len(metrics) > 0 {
 			e.arrayField("metrics")
 			for i := range metrics {

@@ -4,7 +4,9 @@
 // and end-to-end tests.
 //
 // The server speaks MLflow's service.proto tracking endpoints under both
-// /api/2.0/mlflow/ and /ajax-api/2.0/mlflow/, the artifact proxy under
+// /api/2.0/mlflow/ and /ajax-api/2.0/mlflow/, the model_registry.proto
+// endpoints when a Registry is configured (plus loopml's registry event log,
+// alias-at and lineage under /api/2.0/loopml/), the artifact proxy under
 // /api/2.0/mlflow-artifacts/artifacts, GET /health, GET /version and,
 // when a Prometheus registry is configured, GET /metrics.
 //
@@ -48,6 +50,11 @@ type Config struct {
 	Runs        loopml.RunService
 	Artifacts   loopml.ArtifactStore
 
+	// Registry serves the MLflow model registry endpoints and loopml's
+	// registry extensions (event log, alias-at, lineage). When nil those
+	// routes answer 501 NOT_IMPLEMENTED.
+	Registry loopml.ModelRegistry
+
 	// Logger receives the access log and internal errors; nil discards.
 	Logger *slog.Logger
 
@@ -66,6 +73,7 @@ type Server struct {
 	experiments loopml.ExperimentService
 	runs        loopml.RunService
 	artifacts   loopml.ArtifactStore
+	registry    loopml.ModelRegistry
 	logger      *slog.Logger
 	maxBody     int64
 	metrics     *httpMetrics
@@ -78,6 +86,7 @@ func NewServer(cfg Config) *Server {
 		experiments: cfg.Experiments,
 		runs:        cfg.Runs,
 		artifacts:   cfg.Artifacts,
+		registry:    cfg.Registry,
 		logger:      cfg.Logger,
 		maxBody:     cfg.MaxBodyBytes,
 	}
@@ -102,6 +111,7 @@ func NewServer(cfg Config) *Server {
 	s.registerRunRoutes(mux)
 	s.registerMetricRoutes(mux)
 	s.registerArtifactRoutes(mux)
+	s.registerRegistryRoutes(mux)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, "OK")
 	})
@@ -159,8 +169,18 @@ func (s *Server) decode(r *http.Request, v decodable) error {
 
 // respond writes a 200 JSON response built by fill.
 func respond(w http.ResponseWriter, fill func(e *encoder)) {
+	respondSized(w, 0, fill)
+}
+
+// respondSized is respond for large responses whose size can be estimated:
+// the buffer is grown to sizeHint bytes up front, so that encoding a
+// 100,000-point metric history does not copy the buffer over and over.
+func respondSized(w http.ResponseWriter, sizeHint int, fill func(e *encoder)) {
 	bp := getBuf()
 	e := encoder{b: (*bp)[:0]}
+	if sizeHint > cap(e.b) {
+		e.b = make([]byte, 0, sizeHint)
+	}
 	e.beginObject()
 	if fill != nil {
 		fill(&e)

@@ -62,8 +62,9 @@ func newRootCommand(getenv func(string) (string, bool)) *cobra.Command {
 		Use:   "loopml",
 		Short: "loopml: an MLOps platform with an MLflow-compatible tracking server",
 		Long: `loopml is an MLOps platform in one binary. "loopml server" runs an
-MLflow-compatible tracking server (point MLFLOW_TRACKING_URI at it); the
-other commands inspect experiments and runs, locally or over HTTP.`,
+MLflow-compatible tracking server and model registry (point
+MLFLOW_TRACKING_URI at it); the other commands inspect experiments, runs and
+registered models, locally or over HTTP.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -76,6 +77,6 @@ other commands inspect experiments and runs, locally or over HTTP.`,
 	bench := &cobra.Command{Use: "bench", Short: "Load generators"}
 	bench.AddCommand(newBenchTrackingCommand())
 
-	root.AddCommand(newServerCommand(getenv), newVersionCommand(), experiments, runs, bench)
+	root.AddCommand(newServerCommand(getenv), newVersionCommand(), experiments, runs, newModelsCommand(getenv), bench)
 	return root
 }

@@ -146,6 +146,7 @@ func runServer(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err e
 	api := httpapi.NewServer(httpapi.Config{
 		Experiments:  db,
 		Runs:         db,
+		Registry:     db,
 		Artifacts:    arts,
 		Logger:       logger,
 		Metrics:      reg,

@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"time"
 
 	"github.com/loopml/loopml"
+	"github.com/loopml/loopml/blobstore"
 	"github.com/loopml/loopml/httpapi"
 	"github.com/loopml/loopml/sqlstore"
 	"github.com/spf13/cobra"
@@ -19,7 +22,8 @@ const (
 	homeEnv        = "LOOPML_HOME"
 )
 
-// clientOptions are the flags shared by the experiments and runs commands.
+// clientOptions are the flags shared by the experiments, runs and models
+// commands.
 type clientOptions struct {
 	trackingURI string
 	home        string
@@ -38,7 +42,37 @@ func addClientFlags(cmd *cobra.Command, o *clientOptions) {
 type services struct {
 	experiments loopml.ExperimentService
 	runs        loopml.RunService
-	close       func() error
+	registry    loopml.ModelRegistry
+	// aliasAt, lineage and artifacts back the models commands: loopml's
+	// registry extensions over HTTP, or computed from the local store.
+	aliasAt   func(ctx context.Context, name, alias string, t int64) (string, error)
+	lineage   func(ctx context.Context, uri string) (*httpapi.Lineage, error)
+	artifacts artifactSource
+	close     func() error
+}
+
+// artifactSource reads an artifact store by store path: the local store or
+// the server's artifact proxy.
+type artifactSource interface {
+	List(ctx context.Context, dir string) ([]loopml.ArtifactInfo, error)
+	Open(ctx context.Context, path string) (io.ReadCloser, error)
+}
+
+// proxyArtifacts reads the server's artifact store through its artifact
+// proxy.
+type proxyArtifacts struct{ c *httpapi.Client }
+
+func (p proxyArtifacts) List(ctx context.Context, dir string) ([]loopml.ArtifactInfo, error) {
+	return p.c.ListStoreArtifacts(ctx, dir)
+}
+
+func (p proxyArtifacts) Open(ctx context.Context, path string) (io.ReadCloser, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		_, err := p.c.DownloadArtifact(ctx, path, pw)
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
 }
 
 // openServices connects to the tracking URI (flag, then environment) or,
@@ -58,7 +92,11 @@ func openServices(ctx context.Context, o clientOptions, getenv func(string) (str
 			return nil, loopml.Errorf(loopml.EINVALID, "tracking-uri %q must be an http:// or https:// URL", uri)
 		}
 		c := httpapi.NewClient(uri, &http.Client{Timeout: 5 * time.Minute})
-		return &services{experiments: c, runs: c, close: func() error { return nil }}, nil
+		return &services{
+			experiments: c, runs: c, registry: c,
+			aliasAt: c.AliasAt, lineage: c.ModelLineage, artifacts: proxyArtifacts{c},
+			close: func() error { return nil },
+		}, nil
 	}
 	home := o.home
 	if home == "" {
@@ -79,9 +117,28 @@ func openServices(ctx context.Context, o clientOptions, getenv func(string) (str
 	if err != nil {
 		return nil, err
 	}
+	artDir, err := Config{Home: home}.ArtifactsDir()
+	if err != nil {
+		return nil, err
+	}
 	db, err := sqlstore.Open(ctx, dsn, sqlstore.Options{})
 	if err != nil {
 		return nil, err
 	}
-	return &services{experiments: db, runs: db, close: db.Close}, nil
+	arts, err := blobstore.NewLocal(artDir)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &services{
+		experiments: db, runs: db, registry: db,
+		aliasAt: func(ctx context.Context, name, alias string, t int64) (string, error) {
+			return httpapi.AliasAtTime(ctx, db, name, alias, t)
+		},
+		lineage: func(ctx context.Context, uri string) (*httpapi.Lineage, error) {
+			return httpapi.BuildLineage(ctx, db, db, uri)
+		},
+		artifacts: arts,
+		close:     func() error { return errors.Join(arts.Close(), db.Close()) },
+	}, nil
 }
