@@ -268,7 +268,9 @@ func TestLocalPutMemoryFlat(t *testing.T) {
 	put(1 << 20) // warm the buffer pool
 	small := put(1 << 20)
 	large := put(128 << 20)
-	if large > small+(1<<20) {
+	// TotalAlloc counts the whole process: leave slack for other tests'
+	// allocations and a buffer-pool refill after a GC, far below 128 MiB.
+	if large > small+(16<<20) {
 		t.Fatalf("Put of 128 MiB allocated %d bytes, 1 MiB allocated %d: memory grows with size", large, small)
 	}
 }
