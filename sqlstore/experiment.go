@@ -247,26 +247,11 @@ func (db *DB) SearchExperiments(ctx context.Context, q loopml.ExperimentSearch) 
 	query := `SELECT ` + experimentCols + ` FROM experiments e` + w.where() + ` ORDER BY ` + strings.Join(order, ", ") + ` LIMIT ? OFFSET ?`
 	args = append(w.args, max+1, offset)
 	var exps []*loopml.Experiment
-	more := false
+	var more bool
 	err = db.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, db.q(query), args...)
-		if err != nil {
+		var err error
+		if exps, more, err = queryPage(ctx, tx, db.q(query), args, max, scanExperiment); err != nil {
 			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e, err := scanExperiment(rows)
-			if err != nil {
-				return err
-			}
-			exps = append(exps, e)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		if len(exps) > max {
-			exps, more = exps[:max], true
 		}
 		return db.loadExperimentTags(ctx, tx, exps)
 	})

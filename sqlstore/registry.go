@@ -419,26 +419,11 @@ func (db *DB) SearchRegisteredModels(ctx context.Context, q loopml.RegisteredMod
 	query := `SELECT ` + modelCols + ` FROM registered_models m` + w.where() + ` ORDER BY ` + strings.Join(order, ", ") + ` LIMIT ? OFFSET ?`
 	args := append(w.args, max+1, offset)
 	var recs []regModel
-	more := false
+	var more bool
 	err = db.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, db.q(query), args...)
-		if err != nil {
+		var err error
+		if recs, more, err = queryPage(ctx, tx, db.q(query), args, max, scanModel); err != nil {
 			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			rec, err := scanModel(rows)
-			if err != nil {
-				return err
-			}
-			recs = append(recs, rec)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		if len(recs) > max {
-			recs, more = recs[:max], true
 		}
 		return db.loadModelDetails(ctx, tx, recs)
 	})
@@ -1016,26 +1001,11 @@ func (db *DB) SearchModelVersions(ctx context.Context, q loopml.ModelVersionSear
 	query := `SELECT ` + versionCols + versionFrom + w.where() + ` ORDER BY ` + strings.Join(order, ", ") + ` LIMIT ? OFFSET ?`
 	args := append(w.args, max+1, offset)
 	var recs []regVersion
-	more := false
+	var more bool
 	err = db.readTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, db.q(query), args...)
-		if err != nil {
+		var err error
+		if recs, more, err = queryPage(ctx, tx, db.q(query), args, max, scanVersion); err != nil {
 			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			rec, err := scanVersion(rows)
-			if err != nil {
-				return err
-			}
-			recs = append(recs, rec)
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
-		if len(recs) > max {
-			recs, more = recs[:max], true
 		}
 		return db.loadVersionDetails(ctx, tx, recs)
 	})

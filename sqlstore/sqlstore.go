@@ -434,3 +434,29 @@ func (db *DB) openPostgres(ctx context.Context, dsn string) error {
 	}
 	return nil
 }
+
+// queryPage runs a search query in tx whose LIMIT asks for max+1 rows and
+// scans them; more reports whether a row beyond max exists, i.e. whether
+// there is a next page. The rows are closed before it returns, so the
+// caller may run further queries in tx.
+func queryPage[T any](ctx context.Context, tx *sql.Tx, query string, args []any, max int, scan func(interface{ Scan(...any) error }) (T, error)) (out []T, more bool, err error) {
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	if len(out) > max {
+		out, more = out[:max], true
+	}
+	return out, more, rows.Close()
+}
