@@ -351,3 +351,22 @@ func versionLess(a, b string) bool {
 	}
 	return a < b
 }
+
+// ModelPackage is what inspecting a model version's source found: the
+// directory holding an MLmodel file.
+type ModelPackage struct {
+	Flavors   []string // flavor names, sorted
+	Signature string   // JSON {"inputs": [...], "outputs": [...], "params": [...]}, "" if none
+	SizeBytes int64    // total bytes of every file in the package
+	Digest    string   // "blake3:<hex>" over the sorted (path, size, file digest) list
+}
+
+// PackageInspector reads the model package at a model version's source
+// (e.g. "mlflow-artifacts:/1/<run>/artifacts/model") so the registry can
+// record its signature, size and digest. It returns ENOTFOUND when the
+// source holds no MLmodel file or is outside the artifact store it reads
+// (the version is then registered without package details, as MLflow
+// accepts any source), and EINVALID naming the key for a malformed MLmodel.
+type PackageInspector interface {
+	InspectPackage(ctx context.Context, source string) (ModelPackage, error)
+}

@@ -451,6 +451,17 @@ func (d *decoder) number() ([]byte, error) {
 	return d.data[start:p], nil
 }
 
+// raw consumes one value of any type, checking its syntax, and returns its
+// JSON text (a copy).
+func (d *decoder) raw() ([]byte, error) {
+	d.peek() // skip leading white space
+	start := d.pos
+	if err := d.skip(); err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), d.data[start:d.pos]...), nil
+}
+
 // skip consumes one value of any type, checking its syntax.
 func (d *decoder) skip() error {
 	switch c := d.peek(); {

@@ -492,6 +492,18 @@ func (s *Server) handleCreateModelVersion(w http.ResponseWriter, r *http.Request
 			Name: q.name, Source: source, RunID: runID, RunLink: q.runLink,
 			Description: q.description, Tags: q.tags,
 		}
+		if s.packages != nil {
+			// MLflow accepts any source; record package details when the
+			// source is a readable package, refuse a malformed MLmodel.
+			pkg, err := s.packages.InspectPackage(r.Context(), source)
+			switch loopml.ErrorCode(err) {
+			case "":
+				v.Signature, v.SizeBytes, v.Digest = pkg.Signature, pkg.SizeBytes, pkg.Digest
+			case loopml.ENOTFOUND:
+			default:
+				return err
+			}
+		}
 		if err := s.registry.CreateModelVersion(r.Context(), v); err != nil {
 			return err
 		}
@@ -1001,6 +1013,18 @@ func encodeLineage(e *encoder, l *Lineage) {
 		}
 		e.endArray()
 	}
+	if v := l.Version; v.Signature != "" || v.Digest != "" {
+		// loopml's record of the model package (not part of MLflow's
+		// ModelVersion message, so kept out of the MLflow endpoints).
+		e.objectField("package")
+		e.str("digest", v.Digest)
+		e.intNZ("size_bytes", v.SizeBytes)
+		if v.Signature != "" {
+			e.key("signature")
+			e.b = append(e.b, v.Signature...)
+		}
+		e.endObject()
+	}
 	e.objectField("code")
 	e.str("git_commit", l.Code.GitCommit)
 	e.str("source_name", l.Code.SourceName)
@@ -1021,6 +1045,26 @@ func decodeLineage(d *decoder, key []byte, l *Lineage) (err error) {
 		err = decodeRun(d, l.Run)
 	case "run_error":
 		l.RunError, err = d.str()
+	case "package":
+		if l.Version == nil {
+			l.Version = new(loopml.ModelVersion)
+		}
+		err = d.object(func(d *decoder, key []byte) (err error) {
+			switch string(key) {
+			case "digest":
+				l.Version.Digest, err = d.str()
+			case "size_bytes":
+				l.Version.SizeBytes, err = d.int64()
+			case "signature":
+				var raw []byte
+				if raw, err = d.raw(); err == nil {
+					l.Version.Signature = string(raw)
+				}
+			default:
+				err = d.skip()
+			}
+			return err
+		})
 	case "datasets":
 		err = decodeDatasetInputs(d, &l.Datasets)
 	case "code":

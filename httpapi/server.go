@@ -55,6 +55,11 @@ type Config struct {
 	// routes answer 501 NOT_IMPLEMENTED.
 	Registry loopml.ModelRegistry
 
+	// Packages, when set, inspects a new model version's source so that
+	// the registry records its signature, size and digest (shown in the
+	// lineage API). Sources it cannot read are registered without them.
+	Packages loopml.PackageInspector
+
 	// Logger receives the access log and internal errors; nil discards.
 	Logger *slog.Logger
 
@@ -74,6 +79,7 @@ type Server struct {
 	runs        loopml.RunService
 	artifacts   loopml.ArtifactStore
 	registry    loopml.ModelRegistry
+	packages    loopml.PackageInspector
 	logger      *slog.Logger
 	maxBody     int64
 	metrics     *httpMetrics
@@ -87,6 +93,7 @@ func NewServer(cfg Config) *Server {
 		runs:        cfg.Runs,
 		artifacts:   cfg.Artifacts,
 		registry:    cfg.Registry,
+		packages:    cfg.Packages,
 		logger:      cfg.Logger,
 		maxBody:     cfg.MaxBodyBytes,
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/loopml/loopml"
 	"github.com/loopml/loopml/blobstore"
 	"github.com/loopml/loopml/httpapi"
+	"github.com/loopml/loopml/mlmodel"
 	"github.com/loopml/loopml/sqlstore"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -147,6 +148,7 @@ func runServer(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err e
 		Experiments:  db,
 		Runs:         db,
 		Registry:     db,
+		Packages:     &mlmodel.Inspector{Artifacts: arts},
 		Artifacts:    arts,
 		Logger:       logger,
 		Metrics:      reg,
