@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite of loopml's metadata stores:
-// every implementation of loopml.ExperimentService, loopml.RunService and
-// loopml.ModelRegistry runs Run against itself and must pass it. The suite is the executable form
-// of the contracts documented on the root interfaces (MLflow's semantics).
+// every implementation of loopml.ExperimentService, loopml.RunService,
+// loopml.ModelRegistry and loopml.WebhookService runs Run against itself
+// and must pass it. The suite is the executable form of the contracts
+// documented on the root interfaces (MLflow's semantics).
 //
 // It imports only the root package and the standard library.
 package storetest
@@ -24,6 +25,7 @@ type Store interface {
 	loopml.ExperimentService
 	loopml.RunService
 	loopml.ModelRegistry
+	loopml.WebhookService
 }
 
 // Run runs the conformance suite. open must return a new, empty store (only
@@ -41,6 +43,8 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Concurrency", concurrencyTests},
 		{"Registry", registryTests},
 		{"RegistryConcurrency", registryConcurrencyTests},
+		{"Webhook", webhookTests},
+		{"WebhookConcurrency", webhookConcurrencyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
