@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/loopml/loopml"
@@ -17,6 +18,7 @@ import (
 	"github.com/loopml/loopml/httpapi"
 	"github.com/loopml/loopml/mlmodel"
 	"github.com/loopml/loopml/sqlstore"
+	"github.com/loopml/loopml/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
@@ -168,6 +170,25 @@ func runServer(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err e
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
+
+	// Background components run on every replica: the store coordinates
+	// them (a shared cursor and leases), so several servers on one
+	// PostgreSQL deliver each webhook event once. They stop after the HTTP
+	// server and before the stores close.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	background.Add(1)
+	go func() {
+		defer background.Done()
+		d := &webhook.Dispatcher{Store: db, Events: db, Logger: logger.With("component", "webhook")}
+		if err := d.Run(bgCtx); err != nil {
+			logger.Error("webhook dispatcher stopped", "err", err)
+		}
+	}()
+	defer func() {
+		stopBackground()
+		background.Wait()
+	}()
 
 	url := "http://" + ln.Addr().String()
 	logger.Info("loopml server started", "version", loopml.Version, "addr", ln.Addr().String(), "store", redactURL(dsn), "artifacts", artDir)
