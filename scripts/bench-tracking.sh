@@ -41,17 +41,17 @@ for store in "${stores[@]}"; do
 	if [ "$store" = postgres ]; then
 		# Create the 10,000 runs, then let PostgreSQL gather statistics as
 		# autovacuum would on a live server before timing the search.
-		"${b[@]}" --scenario search --duration 1s >/dev/null
+		"${b[@]}" --scenario search --duration 1s >/dev/null 2>&1
 		psql "$pg/loopml_bench" -qc ANALYZE
 	fi
-	"${b[@]}" --scenario search
+	"${b[@]}" --scenario search 2>&1 | grep -v "creating runs"
 	"${b[@]}" --scenario artifacts --artifact-size 1GiB
 	if [ "$store" = postgres ]; then
 		lsn=$(psql "$pg/loopml_bench" -Atc 'select pg_current_wal_lsn()')
 		size=$(psql "$pg/loopml_bench" -Atc "select pg_database_size('loopml_bench')")
 		n0=$(psql "$pg/loopml_bench" -Atc 'select count(*) from metrics')
 	fi
-	"${b[@]}" --scenario logbatch --preload 10000000 | grep -v '^preload:'
+	"${b[@]}" --scenario logbatch --preload 10000000 2>&1 | grep -v '^preload:'
 	if [ "$store" = postgres ]; then
 		psql "$pg/loopml_bench" -Atc "select format('PostgreSQL: %s WAL bytes/point, %s bytes/point of table+index growth', round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn') / (count(*) - $n0)), round((pg_database_size('loopml_bench') - $size)::numeric / (count(*) - $n0))) from metrics"
 	else
