@@ -21,6 +21,7 @@ func TestLayering(t *testing.T) {
 		"":             {}, // the root itself: checked separately
 		"storetest":    {},
 		"artifacttest": {},
+		"training":     {"learn", "mlmodel"},
 	}
 	pure := map[string]bool{"drift": true, "profile": true, "learn": true, "learn/movies": true}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {

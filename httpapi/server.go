@@ -6,8 +6,9 @@
 // The server speaks MLflow's service.proto tracking endpoints under both
 // /api/2.0/mlflow/ and /ajax-api/2.0/mlflow/, the model_registry.proto
 // endpoints when a Registry is configured (plus loopml's registry event log,
-// alias-at and lineage under /api/2.0/loopml/), the artifact proxy under
-// /api/2.0/mlflow-artifacts/artifacts, GET /health, GET /version and,
+// alias-at and lineage under /api/2.0/loopml/), webhook management under
+// /api/2.0/loopml/webhooks/ when Webhooks is configured, the artifact proxy
+// under /api/2.0/mlflow-artifacts/artifacts, GET /health, GET /version and,
 // when a Prometheus registry is configured, GET /metrics.
 //
 // It imports the root package loopml and its one external dependency
@@ -60,6 +61,12 @@ type Config struct {
 	// lineage API). Sources it cannot read are registered without them.
 	Packages loopml.PackageInspector
 
+	// Webhooks serves loopml's webhook management endpoints under
+	// /api/2.0/loopml/webhooks/ (only its management methods are used;
+	// the delivery queue belongs to the dispatcher). When nil those routes
+	// answer 501 NOT_IMPLEMENTED.
+	Webhooks loopml.WebhookService
+
 	// Logger receives the access log and internal errors; nil discards.
 	Logger *slog.Logger
 
@@ -80,6 +87,7 @@ type Server struct {
 	artifacts   loopml.ArtifactStore
 	registry    loopml.ModelRegistry
 	packages    loopml.PackageInspector
+	webhooks    loopml.WebhookService
 	logger      *slog.Logger
 	maxBody     int64
 	metrics     *httpMetrics
@@ -94,6 +102,7 @@ func NewServer(cfg Config) *Server {
 		artifacts:   cfg.Artifacts,
 		registry:    cfg.Registry,
 		packages:    cfg.Packages,
+		webhooks:    cfg.Webhooks,
 		logger:      cfg.Logger,
 		maxBody:     cfg.MaxBodyBytes,
 	}
@@ -119,6 +128,7 @@ func NewServer(cfg Config) *Server {
 	s.registerMetricRoutes(mux)
 	s.registerArtifactRoutes(mux)
 	s.registerRegistryRoutes(mux)
+	s.registerWebhookRoutes(mux)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, "OK")
 	})

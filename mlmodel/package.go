@@ -31,7 +31,7 @@ const DigestPrefix = "blake3:"
 // LoopmlFlavor is the configuration of loopml's own flavor, the one the Go
 // runtime loads.
 type LoopmlFlavor struct {
-	Learner       string // learner that trained the model ("popularity", "mf", "implicit_als", ...)
+	Learner       string // learner that trained the model ("popularity", "mf", "implicit-als", ...)
 	FormatVersion int    // version of the model file's encoding, ≥ 1
 	ModelFile     string // path of the model file, relative to the package root
 	LoopmlVersion string // loopml release that wrote the package; optional

@@ -78,5 +78,9 @@ registered models, locally or over HTTP.`,
 	bench.AddCommand(newBenchTrackingCommand())
 
 	root.AddCommand(newServerCommand(getenv), newVersionCommand(), experiments, runs, newModelsCommand(getenv), bench)
+	root.AddCommand(newTrainCommand(getenv))
+	root.AddCommand(newEvalCommand(getenv))
+	root.AddCommand(newExampleCommand())
+	root.AddCommand(newWebhooksCommand(getenv))
 	return root
 }

@@ -150,6 +150,7 @@ func runServer(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err e
 		Experiments:  db,
 		Runs:         db,
 		Registry:     db,
+		Webhooks:     db,
 		Packages:     &mlmodel.Inspector{Artifacts: arts},
 		Artifacts:    arts,
 		Logger:       logger,

@@ -48,7 +48,9 @@ type services struct {
 	aliasAt   func(ctx context.Context, name, alias string, t int64) (string, error)
 	lineage   func(ctx context.Context, uri string) (*httpapi.Lineage, error)
 	artifacts artifactSource
-	close     func() error
+	// webhooks manages webhooks: the Client over HTTP, or the store.
+	webhooks httpapi.WebhookAdmin
+	close    func() error
 }
 
 // artifactSource reads an artifact store by store path: the local store or
@@ -94,7 +96,7 @@ func openServices(ctx context.Context, o clientOptions, getenv func(string) (str
 		c := httpapi.NewClient(uri, &http.Client{Timeout: 5 * time.Minute})
 		return &services{
 			experiments: c, runs: c, registry: c,
-			aliasAt: c.AliasAt, lineage: c.ModelLineage, artifacts: proxyArtifacts{c},
+			aliasAt: c.AliasAt, lineage: c.ModelLineage, artifacts: proxyArtifacts{c}, webhooks: c,
 			close: func() error { return nil },
 		}, nil
 	}
@@ -139,6 +141,7 @@ func openServices(ctx context.Context, o clientOptions, getenv func(string) (str
 			return httpapi.BuildLineage(ctx, db, db, uri)
 		},
 		artifacts: arts,
+		webhooks:  db,
 		close:     func() error { return errors.Join(arts.Close(), db.Close()) },
 	}, nil
 }
