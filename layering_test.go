@@ -22,6 +22,9 @@ func TestLayering(t *testing.T) {
 		"storetest":    {},
 		"artifacttest": {},
 		"training":     {"learn", "mlmodel"},
+		"serving":      {"mlmodel", "training", "registrycache", "learn"},
+		"datasets":     {"cas", "profile", "drift"},
+		"validate":     {"profile", "drift"},
 	}
 	pure := map[string]bool{"drift": true, "profile": true, "learn": true, "learn/movies": true}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
