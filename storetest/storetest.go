@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"RegistryConcurrency", registryConcurrencyTests},
 		{"Webhook", webhookTests},
 		{"WebhookConcurrency", webhookConcurrencyTests},
+		{"Dataset", datasetTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

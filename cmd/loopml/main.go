@@ -82,5 +82,6 @@ registered models, locally or over HTTP.`,
 	root.AddCommand(newEvalCommand(getenv))
 	root.AddCommand(newExampleCommand())
 	root.AddCommand(newWebhooksCommand(getenv))
+	root.AddCommand(newDataCommand(getenv))
 	return root
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/loopml/loopml"
@@ -50,6 +51,11 @@ type services struct {
 	artifacts artifactSource
 	// webhooks manages webhooks: the Client over HTTP, or the store.
 	webhooks httpapi.WebhookAdmin
+	// datasets, blobs and indexDir back the data commands; they are set
+	// only for a local home (nil over HTTP: no dataset API yet).
+	datasets loopml.DatasetService
+	blobs    loopml.ArtifactStore
+	indexDir string
 	close    func() error
 }
 
@@ -142,6 +148,9 @@ func openServices(ctx context.Context, o clientOptions, getenv func(string) (str
 		},
 		artifacts: arts,
 		webhooks:  db,
+		datasets:  db,
+		blobs:     arts,
+		indexDir:  filepath.Join(home, "index"),
 		close:     func() error { return errors.Join(arts.Close(), db.Close()) },
 	}, nil
 }
