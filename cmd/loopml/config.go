@@ -39,6 +39,7 @@ type Config struct {
 	IdleTimeout       time.Duration // http.Server.IdleTimeout
 	ShutdownTimeout   time.Duration // how long in-flight requests get on SIGINT/SIGTERM
 	SQLiteSynchronous string        // SQLite synchronous pragma: "" (NORMAL), NORMAL, FULL, EXTRA
+	Endpoints         string        // serving endpoints YAML file; "" serves no models
 }
 
 // DefaultHome is the home directory when neither --home nor LOOPML_HOME is
@@ -229,6 +230,7 @@ var settings = []setting{
 	durationSetting("idle-timeout", "how long an idle keep-alive connection stays open", func(c *Config) *time.Duration { return &c.IdleTimeout }),
 	durationSetting("shutdown-timeout", "on SIGINT/SIGTERM, how long in-flight requests may take to finish", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	stringSetting("sqlite-synchronous", "SQLite synchronous pragma: NORMAL (default; survives a process crash) or FULL (also survives power loss)", func(c *Config) *string { return &c.SQLiteSynchronous }),
+	stringSetting("endpoints", "serving endpoints YAML file (see loopml serve --help): models are served on the same port under /v2, /endpoints and /invocations", func(c *Config) *string { return &c.Endpoints }),
 }
 
 // configFileEnv names the config file when --config is not given.

@@ -82,6 +82,7 @@ registered models, locally or over HTTP.`,
 	root.AddCommand(newEvalCommand(getenv))
 	root.AddCommand(newExampleCommand())
 	root.AddCommand(newWebhooksCommand(getenv))
+	root.AddCommand(newServeCommand(getenv))
 	root.AddCommand(newDataCommand(getenv))
 	return root
 }

@@ -157,12 +157,21 @@ func runServer(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err e
 		Metrics:      reg,
 		MaxBodyBytes: cfg.MaxBodyBytes,
 	})
+	handler := api.Handler()
+	if cfg.Endpoints != "" {
+		gw, err := startServing(ctx, cfg.Endpoints, cfg.MaxBodyBytes, db, arts, logger)
+		if err != nil {
+			return err
+		}
+		defer gw.Close()
+		handler = withServing(handler, gw.Handler())
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return loopml.Errorf(loopml.EINVALID, "addr %s: %v", cfg.Addr, err)
 	}
 	hs := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		ReadTimeout:       cfg.ReadTimeout,
 		WriteTimeout:      cfg.WriteTimeout,

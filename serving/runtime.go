@@ -1,0 +1,136 @@
+package serving
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/loopml/loopml"
+	"github.com/loopml/loopml/learn"
+	"github.com/loopml/loopml/mlmodel"
+	"github.com/loopml/loopml/training"
+)
+
+// ArtifactReader lists and reads the artifact store by store path: the
+// List and Open methods of loopml.ArtifactStore (a local store) or of the
+// server's artifact proxy.
+type ArtifactReader interface {
+	List(ctx context.Context, dir string) ([]loopml.ArtifactInfo, error)
+	Open(ctx context.Context, path string) (io.ReadCloser, error)
+}
+
+// maxSourceHops bounds chains of versions whose source is another models:/
+// URI.
+const maxSourceHops = 10
+
+// loaded is one model version held in memory by the native runtime.
+type loaded struct {
+	version  *loopml.ModelVersion
+	model    learn.Model
+	sig      *mlmodel.Signature
+	idLong   bool // ids are long (numbers on the wire), else strings
+	loadedAt time.Time
+}
+
+// label is "name/version", for logs.
+func (l *loaded) label() string { return l.version.Name + "/" + l.version.Version }
+
+// storePath returns the artifact store path of a version's package,
+// following models:/ sources to the version they copy.
+func storePath(ctx context.Context, reg loopml.ModelRegistry, v *loopml.ModelVersion) (string, error) {
+	for hop := 0; ; hop++ {
+		src := v.Source
+		if rest, ok := strings.CutPrefix(src, mlmodel.ArtifactScheme); ok {
+			if strings.HasPrefix(rest, "//") { // mlflow-artifacts://host/path
+				rest = rest[2:]
+				if i := strings.IndexByte(rest, '/'); i >= 0 {
+					rest = rest[i:]
+				} else {
+					rest = ""
+				}
+			}
+			p, err := loopml.CleanArtifactPath(strings.TrimLeft(rest, "/"))
+			if err != nil {
+				return "", loopml.Errorf(loopml.EINVALID, "source %q of model version %s/%s: %s", src, v.Name, v.Version, loopml.ErrorMessage(err))
+			}
+			return p, nil
+		}
+		if !strings.HasPrefix(src, "models:") {
+			return "", loopml.Errorf(loopml.EINVALID, "source %q of model version %s/%s is outside loopml's artifact store (only mlflow-artifacts:/ and models:/ sources can be served)", src, v.Name, v.Version)
+		}
+		if hop >= maxSourceHops {
+			return "", loopml.Errorf(loopml.EINVALID, "source of model version %s/%s: more than %d models:/ hops", v.Name, v.Version, maxSourceHops)
+		}
+		u, err := loopml.ParseModelURI(src)
+		if err != nil {
+			return "", err
+		}
+		if v, err = loopml.ResolveModelURI(ctx, reg, u); err != nil {
+			return "", err
+		}
+	}
+}
+
+// loadVersion reads v's package and loads it with the native runtime, then
+// warms it (one prediction and one recommendation), so that the first
+// request served by it does not pay for lazy work.
+func loadVersion(ctx context.Context, reg loopml.ModelRegistry, arts ArtifactReader, v *loopml.ModelVersion) (*loaded, error) {
+	dir, err := storePath(ctx, reg, v)
+	if err != nil {
+		return nil, err
+	}
+	fsys, err := training.StoreFS(ctx, arts, dir)
+	if err != nil {
+		return nil, fmt.Errorf("model version %s/%s: read package: %w", v.Name, v.Version, err)
+	}
+	raw, err := fs.ReadFile(fsys, mlmodel.FileName)
+	if err != nil {
+		return nil, loopml.Errorf(loopml.EINVALID, "model version %s/%s: the package at %q has no %s file", v.Name, v.Version, dir, mlmodel.FileName)
+	}
+	mm, err := mlmodel.Parse(strings.NewReader(string(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("model version %s/%s: %w", v.Name, v.Version, err)
+	}
+	if _, ok := mm.Flavors[mlmodel.FlavorLoopml]; !ok {
+		flavors := make([]string, 0, len(mm.Flavors))
+		for f := range mm.Flavors {
+			flavors = append(flavors, f)
+		}
+		slices.Sort(flavors)
+		return nil, loopml.Errorf(loopml.EINVALID, "model version %s/%s has flavors [%s]: runtime not available yet (the native runtime serves only the %q flavor; the process runtime for other flavors is not built yet)", v.Name, v.Version, strings.Join(flavors, ", "), mlmodel.FlavorLoopml)
+	}
+	m, mm, err := training.Load(ctx, fsys)
+	if err != nil {
+		return nil, fmt.Errorf("model version %s/%s: %w", v.Name, v.Version, err)
+	}
+	l := &loaded{version: v, model: m, sig: mm.Signature, loadedAt: time.Now()}
+	if l.sig == nil || l.sig.Inputs.Empty() {
+		l.sig = training.Signature(mlmodel.TypeString)
+	}
+	for _, c := range l.sig.Inputs.Columns {
+		if c.Name == "user_id" {
+			l.idLong = c.Type != nil && (c.Type.Kind == mlmodel.TypeLong || c.Type.Kind == mlmodel.TypeInteger)
+		}
+	}
+	warm := l.model.Recommend("", 1, false)
+	for _, s := range warm {
+		l.model.Predict("", s.Item)
+	}
+	return l, nil
+}
+
+// itemValue is an item id as the wire carries it: a number when the
+// package's ids are long, else the string.
+func (l *loaded) itemValue(id string) any {
+	if l.idLong {
+		if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+			return n
+		}
+	}
+	return id
+}
