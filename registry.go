@@ -370,3 +370,46 @@ type ModelPackage struct {
 type PackageInspector interface {
 	InspectPackage(ctx context.Context, source string) (ModelPackage, error)
 }
+
+// MaxModelSourceHops bounds how many models:/ sources ModelVersionStorePath
+// follows (a version registered from another version's URI, and so on).
+const MaxModelSourceHops = 10
+
+// ModelVersionStorePath returns the artifact-store path of v's model
+// package: the path of an "mlflow-artifacts:/..." source (an authority, as
+// in "mlflow-artifacts://host/path", is dropped), following "models:/"
+// sources to the version they copy. Any other source (s3://, file://, a
+// plain path) is EINVALID: it is outside loopml's artifact store.
+func ModelVersionStorePath(ctx context.Context, reg ModelRegistry, v *ModelVersion) (string, error) {
+	for hop := 0; ; hop++ {
+		src := v.Source
+		if rest, ok := strings.CutPrefix(src, "mlflow-artifacts:"); ok {
+			if strings.HasPrefix(rest, "//") {
+				rest = rest[2:]
+				if i := strings.IndexByte(rest, '/'); i >= 0 {
+					rest = rest[i:]
+				} else {
+					rest = ""
+				}
+			}
+			p, err := CleanArtifactPath(strings.TrimLeft(rest, "/"))
+			if err != nil {
+				return "", Errorf(EINVALID, "source %q of model version %s/%s: %s", src, v.Name, v.Version, ErrorMessage(err))
+			}
+			return p, nil
+		}
+		if !strings.HasPrefix(src, "models:") {
+			return "", Errorf(EINVALID, "source %q of model version %s/%s is outside loopml's artifact store (only mlflow-artifacts:/ and models:/ sources are)", src, v.Name, v.Version)
+		}
+		if hop >= MaxModelSourceHops {
+			return "", Errorf(EINVALID, "source of model version %s/%s: more than %d models:/ hops", v.Name, v.Version, MaxModelSourceHops)
+		}
+		u, err := ParseModelURI(src)
+		if err != nil {
+			return "", err
+		}
+		if v, err = ResolveModelURI(ctx, reg, u); err != nil {
+			return "", err
+		}
+	}
+}

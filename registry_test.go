@@ -233,3 +233,37 @@ func TestResolveModelURI(t *testing.T) {
 		t.Fatalf("no Production version: %v", err)
 	}
 }
+
+func TestModelVersionStorePath(t *testing.T) {
+	ctx := context.Background()
+	reg := &fakeRegistry{
+		versions: []*loopml.ModelVersion{
+			{Name: "m", Version: "1", Source: "mlflow-artifacts:/1/abc/artifacts/model"},
+			{Name: "m", Version: "2", Source: "models:/m/1"},
+			{Name: "m", Version: "3", Source: "models:/m@loop"},
+		},
+		aliases: map[string]string{"loop": "3"},
+	}
+	tests := []struct {
+		source   string
+		want     string
+		wantCode string
+	}{
+		{"mlflow-artifacts:/1/abc/artifacts/model", "1/abc/artifacts/model", ""},
+		{"mlflow-artifacts:1/abc/artifacts/model/", "1/abc/artifacts/model", ""},
+		{"mlflow-artifacts://server:5000/1/abc/artifacts/model", "1/abc/artifacts/model", ""},
+		{"models:/m/1", "1/abc/artifacts/model", ""},
+		{"models:/m/2", "1/abc/artifacts/model", ""}, // two hops
+		{"models:/m/3", "", loopml.EINVALID},         // a cycle: stops after MaxModelSourceHops
+		{"models:/m/7", "", loopml.ENOTFOUND},
+		{"mlflow-artifacts:/1/../../etc", "", loopml.EINVALID},
+		{"s3://bucket/model", "", loopml.EINVALID},
+		{"/abs/model", "", loopml.EINVALID},
+	}
+	for _, tt := range tests {
+		got, err := loopml.ModelVersionStorePath(ctx, reg, &loopml.ModelVersion{Name: "x", Version: "1", Source: tt.source})
+		if loopml.ErrorCode(err) != tt.wantCode || got != tt.want {
+			t.Errorf("ModelVersionStorePath(%q) = %q, %v; want %q, code %q", tt.source, got, err, tt.want, tt.wantCode)
+		}
+	}
+}

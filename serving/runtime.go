@@ -24,10 +24,6 @@ type ArtifactReader interface {
 	Open(ctx context.Context, path string) (io.ReadCloser, error)
 }
 
-// maxSourceHops bounds chains of versions whose source is another models:/
-// URI.
-const maxSourceHops = 10
-
 // loaded is one model version held in memory by the native runtime.
 type loaded struct {
 	version  *loopml.ModelVersion
@@ -40,47 +36,11 @@ type loaded struct {
 // label is "name/version", for logs.
 func (l *loaded) label() string { return l.version.Name + "/" + l.version.Version }
 
-// storePath returns the artifact store path of a version's package,
-// following models:/ sources to the version they copy.
-func storePath(ctx context.Context, reg loopml.ModelRegistry, v *loopml.ModelVersion) (string, error) {
-	for hop := 0; ; hop++ {
-		src := v.Source
-		if rest, ok := strings.CutPrefix(src, mlmodel.ArtifactScheme); ok {
-			if strings.HasPrefix(rest, "//") { // mlflow-artifacts://host/path
-				rest = rest[2:]
-				if i := strings.IndexByte(rest, '/'); i >= 0 {
-					rest = rest[i:]
-				} else {
-					rest = ""
-				}
-			}
-			p, err := loopml.CleanArtifactPath(strings.TrimLeft(rest, "/"))
-			if err != nil {
-				return "", loopml.Errorf(loopml.EINVALID, "source %q of model version %s/%s: %s", src, v.Name, v.Version, loopml.ErrorMessage(err))
-			}
-			return p, nil
-		}
-		if !strings.HasPrefix(src, "models:") {
-			return "", loopml.Errorf(loopml.EINVALID, "source %q of model version %s/%s is outside loopml's artifact store (only mlflow-artifacts:/ and models:/ sources can be served)", src, v.Name, v.Version)
-		}
-		if hop >= maxSourceHops {
-			return "", loopml.Errorf(loopml.EINVALID, "source of model version %s/%s: more than %d models:/ hops", v.Name, v.Version, maxSourceHops)
-		}
-		u, err := loopml.ParseModelURI(src)
-		if err != nil {
-			return "", err
-		}
-		if v, err = loopml.ResolveModelURI(ctx, reg, u); err != nil {
-			return "", err
-		}
-	}
-}
-
 // loadVersion reads v's package and loads it with the native runtime, then
 // warms it (one prediction and one recommendation), so that the first
 // request served by it does not pay for lazy work.
 func loadVersion(ctx context.Context, reg loopml.ModelRegistry, arts ArtifactReader, v *loopml.ModelVersion) (*loaded, error) {
-	dir, err := storePath(ctx, reg, v)
+	dir, err := loopml.ModelVersionStorePath(ctx, reg, v)
 	if err != nil {
 		return nil, err
 	}

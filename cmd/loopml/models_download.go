@@ -13,46 +13,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// maxModelURIHops bounds chains of versions whose source is another
-// models:/ URI.
-const maxModelURIHops = 10
-
-// versionStorePath returns the artifact store path of a version's files,
-// following models:/ sources to the version they copy.
-func versionStorePath(ctx context.Context, reg loopml.ModelRegistry, v *loopml.ModelVersion) (string, error) {
-	for hop := 0; ; hop++ {
-		src := v.Source
-		if rest, ok := strings.CutPrefix(src, "mlflow-artifacts:"); ok {
-			if strings.HasPrefix(rest, "//") { // mlflow-artifacts://host/path
-				rest = rest[2:]
-				if i := strings.IndexByte(rest, '/'); i >= 0 {
-					rest = rest[i:]
-				} else {
-					rest = ""
-				}
-			}
-			p, err := loopml.CleanArtifactPath(strings.TrimLeft(rest, "/"))
-			if err != nil {
-				return "", loopml.Errorf(loopml.EINVALID, "source %q of model version %s/%s: %s", src, v.Name, v.Version, loopml.ErrorMessage(err))
-			}
-			return p, nil
-		}
-		if !strings.HasPrefix(src, "models:") {
-			return "", loopml.Errorf(loopml.EINVALID, "source %q of model version %s/%s is outside loopml's artifact store (only mlflow-artifacts:/ and models:/ sources can be downloaded)", src, v.Name, v.Version)
-		}
-		if hop >= maxModelURIHops {
-			return "", loopml.Errorf(loopml.EINVALID, "source of model version %s/%s: more than %d models:/ hops", v.Name, v.Version, maxModelURIHops)
-		}
-		u, err := loopml.ParseModelURI(src)
-		if err != nil {
-			return "", err
-		}
-		if v, err = loopml.ResolveModelURI(ctx, reg, u); err != nil {
-			return "", err
-		}
-	}
-}
-
 // downloadTree copies the file or directory at store path src into the
 // local directory dest and returns the files and bytes written.
 func downloadTree(ctx context.Context, arts artifactSource, src, dest string) (files int, bytes int64, err error) {
@@ -155,7 +115,7 @@ func newModelsDownloadCommand(getenv func(string) (string, bool)) *cobra.Command
 			if err != nil {
 				return err
 			}
-			src, err := versionStorePath(ctx, svc.registry, v)
+			src, err := loopml.ModelVersionStorePath(ctx, svc.registry, v)
 			if err != nil {
 				return err
 			}
