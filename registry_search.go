@@ -1,7 +1,5 @@
 package loopml
 
-import "strings"
-
 // This file parses the model registry's search filters and order_by
 // clauses with the scanner of search_parse.go. The grammar is MLflow's
 // registry subset:
@@ -63,7 +61,7 @@ var modelVersionGrammar = &searchGrammar{
 // or blank filter gives nil and no error. Every error is EINVALID and says
 // what was wrong and where.
 func ParseRegisteredModelFilter(filter string) ([]Comparison, error) {
-	return parseRegistryFilter(registeredModelGrammar, filter)
+	return parseFilter(registeredModelGrammar, registryClauses, filter)
 }
 
 // ParseModelVersionFilter parses a model version search filter such as
@@ -76,7 +74,7 @@ func ParseRegisteredModelFilter(filter string) ([]Comparison, error) {
 // parenthesized list in Comparison.Values); tags.<key> take =, !=, LIKE,
 // ILIKE. An empty or blank filter gives nil and no error. Returns EINVALID.
 func ParseModelVersionFilter(filter string) ([]Comparison, error) {
-	return parseRegistryFilter(modelVersionGrammar, filter)
+	return parseFilter(modelVersionGrammar, registryClauses, filter)
 }
 
 // ParseRegisteredModelOrderBy parses one registered model order_by clause
@@ -98,94 +96,15 @@ func registryNumeric(typ, key string) bool {
 	return typ == SearchAttribute && key == "version_number"
 }
 
-// parseRegistryClause reads "identifier comparator value" with the
-// registry's operator rules.
-func (p *parser) parseRegistryClause() (Comparison, error) {
-	id, err := p.parseIdent(p.g.filterAttrs, p.g.filterKeys)
-	if err != nil {
-		return Comparison{}, err
-	}
-	if !p.eof() && strings.IndexByte("-/:@", p.src[p.pos]) >= 0 {
-		return Comparison{}, p.fail(p.pos, "unexpected '%c' after %s; quote keys with special characters in backticks, e.g. tags.`my/key`", p.src[p.pos], id.describe())
-	}
-	p.skipSpace()
-	opStart := p.pos
-	op, err := p.parseComparator()
-	if err != nil {
-		return Comparison{}, err
-	}
-	v, err := p.parseValue()
-	if err != nil {
-		return Comparison{}, err
-	}
-	c := Comparison{Type: id.typ, Key: id.key, Op: op}
-	numeric := registryNumeric(id.typ, id.key)
-	var ops []string
-	switch {
-	case numeric:
-		ops = numericOps
-	case id.typ == SearchAttribute && p.g.listAttrs[id.key]:
-		ops = []string{"=", "!=", "IN", "NOT IN"}
-	default:
-		ops = stringOps
-	}
-	if !hasOp(ops, op) {
-		return c, p.fail(opStart, "invalid comparator '%s' for %s (valid: %s)", op, id.describe(), strings.Join(ops, ", "))
-	}
-	switch {
-	case numeric:
-		if v.kind != 'n' {
-			return c, p.fail(v.start, "expected a number for %s, found %s", id.describe(), v.raw)
+// registryClauses are the rules of registry filters: version_number is
+// numeric; run_id also takes IN and NOT IN.
+var registryClauses = clauseRules{
+	keyExample: "tags.`my/key`",
+	numeric:    registryNumeric,
+	ops: func(g *searchGrammar, id ident) []string {
+		if id.typ == SearchAttribute && g.listAttrs[id.key] {
+			return []string{"=", "!=", "IN", "NOT IN"}
 		}
-		c.Number = v.num
-	case op == "IN" || op == "NOT IN":
-		if v.kind != 'l' {
-			return c, p.fail(v.start, "expected a parenthesized list of quoted strings after %s, found %s", op, v.raw)
-		}
-		c.Values = v.list
-	default:
-		switch v.kind {
-		case 'l':
-			return c, p.fail(v.start, "a list of values is only allowed with IN or NOT IN")
-		case 'n':
-			return c, p.fail(v.start, "expected a quoted string for %s (e.g. 'my-value'), found %s", id.describe(), v.raw)
-		}
-		c.Value = v.str
-	}
-	return c, nil
-}
-
-func parseRegistryFilter(g *searchGrammar, filter string) ([]Comparison, error) {
-	p := &parser{g: g, src: filter, what: "filter"}
-	if err := p.checkInput(); err != nil {
-		return nil, err
-	}
-	p.skipSpace()
-	if p.eof() {
-		return nil, nil
-	}
-	var out []Comparison
-	for {
-		c, err := p.parseRegistryClause()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-		p.skipSpace()
-		if p.eof() {
-			return out, nil
-		}
-		at := p.pos
-		if !isWordRune(p.peekRune()) {
-			return nil, p.fail(at, "expected AND, found %s", p.found())
-		}
-		switch w := p.scanWord(false); strings.ToUpper(w) {
-		case "AND":
-		case "OR":
-			return nil, p.fail(at, "only AND is supported, found '%s'", w)
-		default:
-			p.pos = at
-			return nil, p.fail(at, "expected AND, found %s", p.found())
-		}
-	}
+		return stringOps
+	},
 }

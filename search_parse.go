@@ -104,7 +104,7 @@ var datasetKeys = map[string]bool{"name": true, "digest": true, "context": true}
 // comparators. Every error is EINVALID and says what was wrong and where
 // (1-based character position).
 func ParseRunFilter(filter string) ([]Comparison, error) {
-	return parseFilter(runGrammar, filter)
+	return parseFilter(runGrammar, runClauses, filter)
 }
 
 // ParseRunOrderBy parses one run order_by clause, "<identifier> [ASC|DESC]"
@@ -123,7 +123,7 @@ func ParseRunOrderBy(s string) (OrderBy, error) {
 // attributes.; tags.* take =, !=, LIKE, ILIKE. An empty or blank filter gives
 // nil and no error. Returns EINVALID.
 func ParseExperimentFilter(filter string) ([]Comparison, error) {
-	return parseFilter(experimentGrammar, filter)
+	return parseFilter(experimentGrammar, runClauses, filter)
 }
 
 // ParseExperimentOrderBy parses one experiment order_by clause on name,
@@ -533,15 +533,45 @@ func hasOp(ops []string, op string) bool {
 	return false
 }
 
+// clauseRules are what differs between the clause grammars of runs and
+// experiments and those of the model registry.
+type clauseRules struct {
+	keyExample string                                    // shown when a key needs backticks
+	numeric    func(typ, key string) bool                // whether the operand is a number
+	ops        func(g *searchGrammar, id ident) []string // valid comparators for a string operand
+	// opHint, if set, may explain a comparator that is not valid for id
+	// better than the list of valid ones ("" = use the list).
+	opHint func(op string, id ident) string
+}
+
+// runClauses are the rules of run and experiment filters.
+var runClauses = clauseRules{
+	keyExample: "metrics.`val/loss`",
+	numeric:    func(typ, key string) bool { return Comparison{Type: typ, Key: key}.IsNumeric() },
+	ops: func(g *searchGrammar, id ident) []string {
+		if id.typ == SearchDataset || id.typ == SearchParam || id.typ == SearchTag ||
+			id.typ == SearchAttribute && g.listAttrs[id.key] {
+			return listOps
+		}
+		return stringOps
+	},
+	opHint: func(op string, id ident) string {
+		if (op == "IN" || op == "NOT IN") && id.typ == SearchAttribute {
+			return fmt.Sprintf("comparator '%s' is not supported for %s; only run_id accepts IN and NOT IN", op, id.describe())
+		}
+		return ""
+	},
+}
+
 // parseClause reads "identifier comparator value" and checks that the three
-// fit together.
-func (p *parser) parseClause() (Comparison, error) {
+// fit together under r.
+func (p *parser) parseClause(r clauseRules) (Comparison, error) {
 	id, err := p.parseIdent(p.g.filterAttrs, p.g.filterKeys)
 	if err != nil {
 		return Comparison{}, err
 	}
 	if !p.eof() && strings.IndexByte("-/:@", p.src[p.pos]) >= 0 {
-		return Comparison{}, p.fail(p.pos, "unexpected '%c' after %s; quote keys with special characters in backticks, e.g. metrics.`val/loss`", p.src[p.pos], id.describe())
+		return Comparison{}, p.fail(p.pos, "unexpected '%c' after %s; quote keys with special characters in backticks, e.g. %s", p.src[p.pos], id.describe(), r.keyExample)
 	}
 	p.skipSpace()
 	opStart := p.pos
@@ -554,20 +584,16 @@ func (p *parser) parseClause() (Comparison, error) {
 		return Comparison{}, err
 	}
 	c := Comparison{Type: id.typ, Key: id.key, Op: op}
-	numeric := c.IsNumeric()
-	var ops []string
-	switch {
-	case numeric:
-		ops = numericOps
-	case id.typ == SearchDataset || id.typ == SearchParam || id.typ == SearchTag ||
-		id.typ == SearchAttribute && p.g.listAttrs[id.key]:
-		ops = listOps
-	default:
-		ops = stringOps
+	numeric := r.numeric(id.typ, id.key)
+	ops := numericOps
+	if !numeric {
+		ops = r.ops(p.g, id)
 	}
 	if !hasOp(ops, op) {
-		if (op == "IN" || op == "NOT IN") && id.typ == SearchAttribute && !numeric {
-			return c, p.fail(opStart, "comparator '%s' is not supported for %s; only run_id accepts IN and NOT IN", op, id.describe())
+		if r.opHint != nil {
+			if hint := r.opHint(op, id); hint != "" {
+				return c, p.fail(opStart, "%s", hint)
+			}
 		}
 		return c, p.fail(opStart, "invalid comparator '%s' for %s (valid: %s)", op, id.describe(), strings.Join(ops, ", "))
 	}
@@ -594,7 +620,7 @@ func (p *parser) parseClause() (Comparison, error) {
 	return c, nil
 }
 
-func parseFilter(g *searchGrammar, filter string) ([]Comparison, error) {
+func parseFilter(g *searchGrammar, r clauseRules, filter string) ([]Comparison, error) {
 	p := &parser{g: g, src: filter, what: "filter"}
 	if err := p.checkInput(); err != nil {
 		return nil, err
@@ -605,7 +631,7 @@ func parseFilter(g *searchGrammar, filter string) ([]Comparison, error) {
 	}
 	var out []Comparison
 	for {
-		c, err := p.parseClause()
+		c, err := p.parseClause(r)
 		if err != nil {
 			return nil, err
 		}
