@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/loopml/loopml"
@@ -13,8 +14,8 @@ func (s *Server) registerExperimentRoutes(mux *http.ServeMux) {
 	handle(mux, "POST", "experiments/search", s.handleSearchExperiments)
 	handle(mux, "GET", "experiments/search", s.handleSearchExperiments)
 	handle(mux, "POST", "experiments/update", s.handleUpdateExperiment)
-	handle(mux, "POST", "experiments/delete", s.handleDeleteExperiment)
-	handle(mux, "POST", "experiments/restore", s.handleRestoreExperiment)
+	handle(mux, "POST", "experiments/delete", s.experimentAction(func(ctx context.Context, id string) error { return s.experiments.DeleteExperiment(ctx, id) }))
+	handle(mux, "POST", "experiments/restore", s.experimentAction(func(ctx context.Context, id string) error { return s.experiments.RestoreExperiment(ctx, id) }))
 	handle(mux, "POST", "experiments/set-experiment-tag", s.handleSetExperimentTag)
 }
 
@@ -225,38 +226,24 @@ func (s *Server) handleUpdateExperiment(w http.ResponseWriter, r *http.Request) 
 	respondEmpty(w)
 }
 
-func (s *Server) handleDeleteExperiment(w http.ResponseWriter, r *http.Request) {
-	var q experimentIDRequest
-	if err := s.decode(r, &q); err != nil {
-		s.writeError(w, r, err)
-		return
+// experimentAction handles experiments/delete and experiments/restore:
+// decode {"experiment_id"}, call fn, answer {}.
+func (s *Server) experimentAction(fn func(context.Context, string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var q experimentIDRequest
+		err := s.decode(r, &q)
+		if err == nil && q.experimentID == "" {
+			err = missing("experiment_id")
+		}
+		if err == nil {
+			err = fn(r.Context(), q.experimentID)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		respondEmpty(w)
 	}
-	if q.experimentID == "" {
-		s.writeError(w, r, missing("experiment_id"))
-		return
-	}
-	if err := s.experiments.DeleteExperiment(r.Context(), q.experimentID); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	respondEmpty(w)
-}
-
-func (s *Server) handleRestoreExperiment(w http.ResponseWriter, r *http.Request) {
-	var q experimentIDRequest
-	if err := s.decode(r, &q); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if q.experimentID == "" {
-		s.writeError(w, r, missing("experiment_id"))
-		return
-	}
-	if err := s.experiments.RestoreExperiment(r.Context(), q.experimentID); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	respondEmpty(w)
 }
 
 // setExperimentTagRequest is MLflow's SetExperimentTag.

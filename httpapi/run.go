@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/loopml/loopml"
@@ -10,8 +11,8 @@ func (s *Server) registerRunRoutes(mux *http.ServeMux) {
 	handle(mux, "POST", "runs/create", s.handleCreateRun)
 	handle(mux, "GET", "runs/get", s.handleGetRun)
 	handle(mux, "POST", "runs/update", s.handleUpdateRun)
-	handle(mux, "POST", "runs/delete", s.handleDeleteRun)
-	handle(mux, "POST", "runs/restore", s.handleRestoreRun)
+	handle(mux, "POST", "runs/delete", s.runAction(func(ctx context.Context, id string) error { return s.runs.DeleteRun(ctx, id) }))
+	handle(mux, "POST", "runs/restore", s.runAction(func(ctx context.Context, id string) error { return s.runs.RestoreRun(ctx, id) }))
 	handle(mux, "POST", "runs/search", s.handleSearchRuns)
 	handle(mux, "POST", "runs/log-parameter", s.handleLogParam)
 	handle(mux, "POST", "runs/set-tag", s.handleSetTag)
@@ -200,38 +201,25 @@ func (q *runIDRequest) field(d *decoder, key []byte) error {
 	return d.skip()
 }
 
-func (s *Server) handleDeleteRun(w http.ResponseWriter, r *http.Request) {
-	var q runIDRequest
-	if err := s.decode(r, &q); err != nil {
-		s.writeError(w, r, err)
-		return
+// runAction handles runs/delete and runs/restore: decode {"run_id"} (or
+// run_uuid), call fn, answer {}.
+func (s *Server) runAction(fn func(context.Context, string) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var q runIDRequest
+		err := s.decode(r, &q)
+		var id string
+		if err == nil {
+			id, err = q.id()
+		}
+		if err == nil {
+			err = fn(r.Context(), id)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		respondEmpty(w)
 	}
-	id, err := q.id()
-	if err == nil {
-		err = s.runs.DeleteRun(r.Context(), id)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	respondEmpty(w)
-}
-
-func (s *Server) handleRestoreRun(w http.ResponseWriter, r *http.Request) {
-	var q runIDRequest
-	if err := s.decode(r, &q); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	id, err := q.id()
-	if err == nil {
-		err = s.runs.RestoreRun(r.Context(), id)
-	}
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	respondEmpty(w)
 }
 
 // searchRunsRequest is MLflow's SearchRuns.
