@@ -337,6 +337,20 @@ func (db *DB) EnqueueWebhookDeliveries(ctx context.Context, max int) (_ int, err
 	if err != nil {
 		return 0, err
 	}
+	// Idle fast path, read-only: unless the event log has grown past the
+	// cursor there is nothing to enqueue, so a polling dispatcher on an
+	// idle server writes nothing.
+	var seen, last int64
+	err = db.readTx(ctx, func(tx *sql.Tx) error {
+		return tx.QueryRowContext(ctx, db.q(`SELECT COALESCE((SELECT event_id FROM webhook_cursor WHERE name = ?), 0),
+       COALESCE((SELECT MAX(event_id) FROM registry_events), 0)`), webhookCursor).Scan(&seen, &last)
+	})
+	if err != nil {
+		return 0, db.fail(err, "enqueue webhook deliveries")
+	}
+	if last <= seen {
+		return 0, nil
+	}
 	var n int
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
 		n = 0
