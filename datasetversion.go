@@ -28,7 +28,14 @@ type DatasetVersion struct {
 	// when the version has no tabular file.
 	ProfileRef string
 	// Schema is the inferred schema of the tabular files as JSON, "" if none.
-	Schema            string
+	Schema string
+	// Quarantined keeps the version out of @latest (see
+	// DatasetValidationService); @vN and tags still resolve it.
+	Quarantined bool
+	// Validation is the status of the version's latest validation
+	// (ValidationPassed, ValidationFailed, ValidationError), "" if never
+	// validated.
+	Validation        string
 	CreatedBy         string
 	CreationTimestamp int64 // epoch ms
 }
@@ -39,7 +46,8 @@ type DatasetSummary struct {
 	Name string
 	// Versions is the number of live (not deleted) versions.
 	Versions int
-	// Latest is the highest live version number, 0 if none.
+	// Latest is the highest live version number that is not quarantined,
+	// 0 if none.
 	Latest int
 	// NextVersion is the number the next created version gets.
 	NextVersion int
@@ -155,14 +163,19 @@ func ParseDatasetRef(s string) (DatasetRef, error) {
 // in the workspace of ctx and is safe for concurrent use.
 type DatasetService interface {
 	// CreateDatasetVersion records v as a new version of v.Name, unless the
-	// latest live version of that name has the same Root: then it returns
-	// that version and false, creating nothing. v.Version 0 takes the next
+	// newest live version of that name (quarantined or not) has the same
+	// Root: then it returns that version and false, creating nothing (so a
+	// re-added quarantined tree stays quarantined rather than becoming a
+	// duplicate version). v.Quarantined and v.Validation are recorded as
+	// given. v.Version 0 takes the next
 	// number; a positive v.Version asks for exactly that number and gives
 	// ECONFLICT if it is not the next one (a concurrent create won). On
 	// success v's Version, Workspace, CreatedBy and CreationTimestamp are
 	// filled in. Returns EINVALID for a bad name, root or label.
 	CreateDatasetVersion(ctx context.Context, v *DatasetVersion) (*DatasetVersion, bool, error)
-	// GetDatasetVersion resolves ref. Returns ENOTFOUND, naming the
+	// GetDatasetVersion resolves ref: NAME and NAME@latest to the highest
+	// live version that is not quarantined, @vN and @tag to that version
+	// even when quarantined. Returns ENOTFOUND, naming the
 	// reference, if the dataset, version or tag does not exist or the
 	// version was deleted.
 	GetDatasetVersion(ctx context.Context, ref DatasetRef) (*DatasetVersion, error)

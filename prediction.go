@@ -1,6 +1,10 @@
 package loopml
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+	"math"
+)
 
 // Prediction is one logged request to a serving endpoint: what came in,
 // what went out, which model version answered, and how long it took. The
@@ -115,4 +119,24 @@ type PredictionLog interface {
 	// DeletePredictions deletes predictions (and their feedback) older
 	// than before (epoch ms), returning how many were deleted: retention.
 	DeletePredictions(ctx context.Context, endpoint string, before int64) (int64, error)
+}
+
+// Validate checks one feedback: request id and endpoint set, and either a
+// finite reward or a label that is a JSON value. EINVALID naming the field.
+func (f *Feedback) Validate() error {
+	switch {
+	case f.RequestID == "":
+		return Errorf(EINVALID, "request_id is required")
+	case f.Endpoint == "":
+		return Errorf(EINVALID, "endpoint is required")
+	case f.HasReward:
+		if math.IsNaN(f.Reward) || math.IsInf(f.Reward, 0) {
+			return Errorf(EINVALID, "reward must be a finite number")
+		}
+	case f.Label == "":
+		return Errorf(EINVALID, "label or reward is required")
+	case !json.Valid([]byte(f.Label)):
+		return Errorf(EINVALID, "label must be a JSON value")
+	}
+	return nil
 }

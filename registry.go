@@ -136,6 +136,11 @@ type RegistryEvent struct {
 	FromStage   string
 	ToStage     string
 	Reason      string // free text, e.g. "deleted version 3 held the alias"
+	// Endpoint is the serving endpoint of an endpoint or rollout event
+	// (EndpointEventTypes), "" otherwise; Detail is that event's JSON
+	// detail (weights, and the metrics a rollout decision was based on).
+	Endpoint string
+	Detail   string
 }
 
 // RegistryEventQuery selects events of one model (or all when Model is

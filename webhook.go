@@ -32,6 +32,8 @@ var RegistryEventTypes = []string{
 	EventModelCreated, EventModelRenamed, EventModelDeleted,
 	EventVersionCreated, EventVersionDeleted,
 	EventAliasSet, EventAliasDeleted, EventStageTransition,
+	EventEndpointCreated, EventEndpointUpdated, EventEndpointDeleted,
+	EventRolloutStarted, EventRolloutStep, EventRolloutPromoted, EventRolloutRolledBack, EventRolloutAborted,
 }
 
 // Webhook is a subscription of an HTTP endpoint to the registry events of

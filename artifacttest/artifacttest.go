@@ -1,6 +1,8 @@
 // Package artifacttest is the conformance suite for loopml.ArtifactStore
 // implementations, in the style of lakeFS's blocktest: every backend's test
 // calls Run with a constructor of empty stores, and passes the same cases.
+// Run also checks loopml.NewArtifactBatch on every store: the store's own
+// batch when it implements loopml.ArtifactBatcher, else the fallback.
 // It imports only the root package, testing and the standard library.
 package artifacttest
 
@@ -36,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) loopml.ArtifactStore) {
 	t.Run("Large", func(t *testing.T) { testLarge(t, open(t)) })
 	t.Run("CancelledPut", func(t *testing.T) { testCancelledPut(t, open(t)) })
 	t.Run("FailedReader", func(t *testing.T) { testFailedReader(t, open(t)) })
+	t.Run("Batch", func(t *testing.T) { runBatch(t, open) })
 }
 
 // requireCode fails unless err carries the given loopml error code.

@@ -45,11 +45,14 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufferSize); return 
 // directory is ever read or written, and symbolic links are refused with
 // EINVALID. Put is atomic and durable: data goes to a temporary file in the
 // target's directory, is fsynced, renamed over the target, and the directory
-// is fsynced; a crash leaves the old content or nothing. Local is safe for
+// is fsynced; a crash leaves the old content or nothing. NewArtifactBatch
+// gives Puts that skip the fsyncs and become durable together at Sync (see
+// loopml.ArtifactBatch), for writers of many objects. Local is safe for
 // concurrent use.
 type Local struct {
 	dir  string
 	root *os.Root
+	top  *os.File // the directory again, for the system calls of the fast paths (Linux); may be nil
 }
 
 var _ loopml.ArtifactStore = (*Local)(nil)
@@ -77,6 +80,9 @@ func NewLocal(root string) (*Local, error) {
 		_ = r.Close()
 		return nil, err
 	}
+	if top, err := r.Open("."); err == nil {
+		l.top = top
+	}
 	return l, nil
 }
 
@@ -84,7 +90,12 @@ func NewLocal(root string) (*Local, error) {
 func (l *Local) Dir() string { return l.dir }
 
 // Close releases the directory handle. Readers returned by Open stay valid.
-func (l *Local) Close() error { return l.root.Close() }
+func (l *Local) Close() error {
+	if l.top != nil {
+		_ = l.top.Close()
+	}
+	return l.root.Close()
+}
 
 // removeStaleTemps deletes temporary files last modified before cutoff.
 func (l *Local) removeStaleTemps(cutoff time.Time) error {
@@ -190,6 +201,13 @@ func name(p string) string {
 
 // Put streams r into path atomically; see loopml.ArtifactStore.
 func (l *Local) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
+	return l.put(ctx, p, r, nil)
+}
+
+// put writes path through a temporary file and a rename. Without a batch
+// it fsyncs the file and the directories that gained entries before
+// returning; with one it records them for the batch's Sync instead.
+func (l *Local) put(ctx context.Context, p string, r io.Reader, b *localBatch) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, l.fsError("put", p, err)
 	}
@@ -200,35 +218,55 @@ func (l *Local) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
 	if rel == "" {
 		return 0, loopml.Errorf(loopml.EINVALID, "invalid artifact path %q: cannot write to the root directory", p)
 	}
-	existing, err := l.walk(rel, true)
-	if errors.Is(err, errParentNotDir) {
-		return 0, loopml.Errorf(loopml.EINVALID, "invalid artifact path %q: a parent is a file", rel)
-	} else if err != nil {
-		return 0, err
+	dir := path.Dir(rel)
+	segs := strings.Split(rel, "/")
+	existing := len(segs) - 1 // components that existed before: all parents, when known
+	known := b != nil && b.knownDir(dir)
+	if !known {
+		existing, err = l.walk(rel, true)
+		if errors.Is(err, errParentNotDir) {
+			return 0, loopml.Errorf(loopml.EINVALID, "invalid artifact path %q: a parent is a file", rel)
+		} else if err != nil {
+			return 0, err
+		}
+		if dir != "." {
+			if err := l.root.MkdirAll(dir, 0o755); err != nil {
+				if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+					return 0, loopml.WrapError(loopml.EINVALID, err, "invalid artifact path %q: a parent is a file", rel)
+				}
+				return 0, l.fsError("put", rel, err)
+			}
+		}
+	}
+	if known {
+		if n, ok, err := b.fastPut(ctx, rel, dir, segs, r); ok {
+			return n, err
+		}
 	}
 	if fi, err := l.root.Lstat(rel); err == nil && fi.IsDir() {
 		return 0, loopml.Errorf(loopml.EINVALID, "invalid artifact path %q: it is a directory", rel)
-	}
-	dir := path.Dir(rel)
-	if dir != "." {
-		if err := l.root.MkdirAll(dir, 0o755); err != nil {
-			if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
-				return 0, loopml.WrapError(loopml.EINVALID, err, "invalid artifact path %q: a parent is a file", rel)
-			}
-			return 0, l.fsError("put", rel, err)
-		}
+	} else if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return 0, loopml.Errorf(loopml.EINVALID, "invalid artifact path %q: it is a symbolic link", rel)
 	}
 
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:]) // never fails (crypto/rand)
 	tmp := path.Join(dir, TempPrefix+hex.EncodeToString(rnd[:]))
 	f, err := l.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if known && errors.Is(err, fs.ErrNotExist) {
+		b.forget(dir) // deleted since the batch created it: check again
+		return l.put(ctx, p, r, b)
+	}
 	if err != nil {
 		return 0, l.fsError("put", rel, err)
 	}
 	n, err := copyCtx(ctx, f, r)
 	if err == nil {
-		err = f.Sync()
+		if b == nil {
+			err = f.Sync()
+		} else if n >= writebackMin {
+			startWriteback(f) // so that Sync finds most of it on disk already
+		}
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -249,8 +287,11 @@ func (l *Local) Put(ctx context.Context, p string, r io.Reader) (int64, error) {
 	// Make the rename, and any directories MkdirAll created, durable.
 	// Directory segs[:i] gained an entry for every i from the target's
 	// directory up to the parent of the first directory MkdirAll created.
-	segs := strings.Split(rel, "/")
 	lo := min(existing, len(segs)-1)
+	if b != nil {
+		b.record(rel, segs, lo)
+		return n, nil
+	}
 	for i := len(segs) - 1; i >= lo; i-- {
 		if err := l.syncDir(strings.Join(segs[:i], "/")); err != nil {
 			return 0, l.fsError("put", rel, err)
@@ -349,6 +390,9 @@ func (l *Local) Stat(ctx context.Context, p string) (loopml.ArtifactInfo, error)
 		return loopml.ArtifactInfo{}, err
 	}
 	if rel != "" {
+		if ai, ok, err := l.fastStat(rel); ok {
+			return ai, err
+		}
 		if _, err := l.walk(rel, true); errors.Is(err, errParentNotDir) {
 			return loopml.ArtifactInfo{}, loopml.Errorf(loopml.ENOTFOUND, "artifact %q not found", rel)
 		} else if err != nil {

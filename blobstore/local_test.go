@@ -2,6 +2,7 @@ package blobstore_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -314,3 +315,70 @@ func BenchmarkLocal64MiB(b *testing.B) { benchmarkPutOpen(b, 64<<20) }
 // BenchmarkLocal1GiB measures a 1 GiB file; run it alone:
 // go test -run '^$' -bench Local1GiB -benchtime 1x ./blobstore
 func BenchmarkLocal1GiB(b *testing.B) { benchmarkPutOpen(b, 1<<30) }
+
+// TestLocalBatch checks Local's own batch beyond the conformance suite:
+// Local implements loopml.ArtifactBatcher; Sync leaves every object
+// complete; and a directory deleted between two Puts of a batch is created
+// again.
+func TestLocalBatch(t *testing.T) {
+	ctx := context.Background()
+	for _, n := range []int{3, 300} {
+		t.Run(fmt.Sprintf("%d files", n), func(t *testing.T) {
+			l := newLocal(t, t.TempDir())
+			var s loopml.ArtifactStore = l
+			if _, ok := s.(loopml.ArtifactBatcher); !ok {
+				t.Fatal("Local does not implement loopml.ArtifactBatcher")
+			}
+			b := loopml.NewArtifactBatch(l)
+			for i := range n {
+				p := fmt.Sprintf("cas/objects/%02x/%d", i%5, i)
+				if _, err := b.Put(ctx, p, strings.NewReader(strings.Repeat("x", i))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := b.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				p := fmt.Sprintf("cas/objects/%02x/%d", i%5, i)
+				if got := artifacttest.MustRead(t, l, p); len(got) != i {
+					t.Fatalf("%s holds %d bytes, want %d", p, len(got), i)
+				}
+			}
+		})
+	}
+	t.Run("directory deleted meanwhile", func(t *testing.T) {
+		l := newLocal(t, t.TempDir())
+		b := l.NewArtifactBatch()
+		if _, err := b.Put(ctx, "d/e/one", strings.NewReader("1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Delete(ctx, "d"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Put(ctx, "d/e/two", strings.NewReader("2")); err != nil {
+			t.Fatalf("Put after its directory was deleted: %v", err)
+		}
+		if err := b.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := artifacttest.MustRead(t, l, "d/e/two"); string(got) != "2" {
+			t.Fatalf("d/e/two = %q", got)
+		}
+	})
+	t.Run("symbolic link target", func(t *testing.T) {
+		dir := t.TempDir()
+		l := newLocal(t, dir)
+		b := l.NewArtifactBatch()
+		if _, err := b.Put(ctx, "d/one", strings.NewReader("1")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(filepath.Join(dir, "d", "one"), filepath.Join(dir, "d", "link")); err != nil {
+			t.Skip(err)
+		}
+		_, err := b.Put(ctx, "d/link", strings.NewReader("2"))
+		if code(err) != loopml.EINVALID {
+			t.Fatalf("batch Put over a symbolic link = %v, want EINVALID", err)
+		}
+	})
+}

@@ -48,18 +48,26 @@ type AddOptions struct {
 	// Logger receives warnings (skipped symbolic links, an ignored index);
 	// nil discards them.
 	Logger *slog.Logger
+	// LocalFile, when set, is called after a successful Add, from Add's
+	// goroutine, once per regular file of the version with its path in
+	// the version and the absolute path of the local file it was added
+	// from, so that a caller can read the file again without fetching it
+	// from the store (through OpenLocal, which notices a file changed
+	// since).
+	LocalFile func(path, local string)
 }
 
 // Stats counts the work of one Add.
 type Stats struct {
-	Files           int64 // regular files in the version
-	Dirs            int64 // directories in the version, the root excluded
-	Skipped         int64 // symbolic links and special files not stored
-	IndexHits       int64 // files whose digest came from the index, unread
-	BytesHashed     int64 // bytes read and hashed
-	BytesUploaded   int64 // bytes written to the store
-	ObjectsUploaded int64 // objects written to the store (content and trees)
-	ObjectsSkipped  int64 // objects not written because already present
+	Files           int64         // regular files in the version
+	Dirs            int64         // directories in the version, the root excluded
+	Skipped         int64         // symbolic links and special files not stored
+	IndexHits       int64         // files whose digest came from the index, unread
+	BytesHashed     int64         // bytes read and hashed
+	BytesUploaded   int64         // bytes written to the store
+	ObjectsUploaded int64         // objects written to the store (content and trees)
+	ObjectsSkipped  int64         // objects not written because already present
+	SyncTime        time.Duration // time spent making written objects durable (the store's batch Syncs)
 }
 
 // fileJob is one regular file to add.
@@ -77,6 +85,7 @@ type fileJob struct {
 // adder holds the state of one Add.
 type adder struct {
 	store    loopml.ArtifactStore
+	batch    loopml.ArtifactBatch // objects are written through it and synced before trees refer to them
 	opts     AddOptions
 	params   ChunkParams
 	log      *slog.Logger
@@ -88,7 +97,7 @@ type adder struct {
 	bufs     chan []byte   // free chunk buffers for parallel chunk uploads
 	large    chan struct{} // limits how many files of Min bytes or more are read at once
 	stats    struct {
-		skipped, hits, hashed, upBytes, upObjects, present atomic.Int64
+		skipped, hits, hashed, upBytes, upObjects, present, syncNs atomic.Int64
 	}
 }
 
@@ -116,7 +125,7 @@ func Add(ctx context.Context, store loopml.ArtifactStore, paths []string, opts A
 	if len(paths) == 0 {
 		return Manifest{}, Stats{}, loopml.Errorf(loopml.EINVALID, "invalid paths: at least one file, directory or glob is required")
 	}
-	a := &adder{store: store, opts: opts, params: opts.Chunking.withDefaults(), log: opts.Logger}
+	a := &adder{store: store, batch: loopml.NewArtifactBatch(store), opts: opts, params: opts.Chunking.withDefaults(), log: opts.Logger}
 	if a.log == nil {
 		a.log = slog.New(slog.DiscardHandler)
 	}
@@ -155,17 +164,31 @@ func Add(ctx context.Context, store loopml.ArtifactStore, paths []string, opts A
 	}
 	// The index only ever records files whose objects are stored, so it is
 	// saved after a failure too: the next run resumes without rehashing.
-	if serr := a.ix.save(); serr != nil {
+	// After a failure the objects written so far are synced first, so that
+	// the index records nothing a power loss could take back.
+	var serr error
+	if err != nil {
+		serr = a.batch.Sync(context.WithoutCancel(ctx))
+	}
+	if serr == nil {
+		serr = a.ix.save()
+	}
+	if serr != nil {
 		a.log.Warn("could not save the cas index", "dir", opts.IndexDir, "err", serr)
 	}
 	st := Stats{
 		Files: int64(len(jobs)), Dirs: int64(len(col.dirs)), Skipped: a.stats.skipped.Load(),
 		IndexHits: a.stats.hits.Load(), BytesHashed: a.stats.hashed.Load(),
 		BytesUploaded: a.stats.upBytes.Load(), ObjectsUploaded: a.stats.upObjects.Load(),
-		ObjectsSkipped: a.stats.present.Load(),
+		ObjectsSkipped: a.stats.present.Load(), SyncTime: time.Duration(a.stats.syncNs.Load()),
 	}
 	if err != nil {
 		return Manifest{}, st, err
+	}
+	if opts.LocalFile != nil {
+		for _, j := range jobs {
+			opts.LocalFile(j.rel, j.abs)
+		}
 	}
 	return m, st, nil
 }
@@ -425,9 +448,24 @@ func (a *adder) ensure(ctx context.Context, d Digest, data []byte) error {
 	return err
 }
 
-// put writes object d.
+// sync makes the objects written so far durable.
+func (a *adder) sync(ctx context.Context) error {
+	t0 := time.Now()
+	err := a.batch.Sync(ctx)
+	a.stats.syncNs.Add(int64(time.Since(t0)))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("sync stored objects: %w", err)
+	}
+	return nil
+}
+
+// put writes object d through the batch; it is durable after the next
+// sync.
 func (a *adder) put(ctx context.Context, d Digest, data []byte) error {
-	n, err := a.store.Put(ctx, d.ObjectPath(), bytes.NewReader(data))
+	n, err := a.batch.Put(ctx, d.ObjectPath(), bytes.NewReader(data))
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -566,6 +604,12 @@ func (a *adder) commit(ctx context.Context, root *node, k int) error {
 	if err != nil {
 		return err
 	}
+	// Content objects are durable before any tree refers to them, and each
+	// level of trees before the level above: a tree object that exists
+	// (after a crash too) proves its subtree present.
+	if err := a.sync(ctx); err != nil {
+		return err
+	}
 	// Deepest first; directories of one depth in parallel.
 	sort.SliceStable(missing, func(i, j int) bool { return missing[i].depth > missing[j].depth })
 	for lo := 0; lo < len(missing); {
@@ -577,6 +621,9 @@ func (a *adder) commit(ctx context.Context, root *node, k int) error {
 		if err := forEach(ctx, len(level), k, func(i int) error {
 			return a.put(ctx, level[i].digest, level[i].enc)
 		}); err != nil {
+			return err
+		}
+		if err := a.sync(ctx); err != nil {
 			return err
 		}
 		lo = hi

@@ -34,7 +34,14 @@
 // interrupted Add (cancelled, killed, disk full) never leaves a root that
 // refers to missing objects; running it again resumes, skipping objects
 // already stored. The ArtifactStore's Put is atomic (temporary file and
-// rename), so no object is ever half written. Objects are never deleted by
+// rename), so no object is ever half written. Objects are written through
+// a loopml.ArtifactBatch, so a store that can defer durability (the local
+// one) flushes them together: once after the content objects, then once
+// per level of trees, before anything refers to them; the manifest is
+// returned only after the root is durable. A power loss can thus only take
+// back objects nothing durable refers to yet, and since such an object may
+// reappear empty on some filesystems, Add rewrites any object whose size is
+// wrong. Objects are never deleted by
 // this package; a future garbage collector must delete a tree before the
 // objects it refers to.
 //
@@ -66,7 +73,9 @@
 //
 // Several Adds may run at once on one store, in one process or many:
 // objects are immutable and named by content, so writing one twice is
-// harmless. Add trusts an existing object whose size is right; Verify
+// harmless. An Add that finds an object another Add wrote but has not
+// synced yet relies on the store's Sync to cover it (the local store's
+// syncfs on Linux flushes the whole filesystem, so it does). Add trusts an existing object whose size is right; Verify
 // finds damaged ones. Since Add skips subtrees whose tree object exists,
 // repairing takes deleting the damaged object and the tree objects of the
 // directories above it, then adding the data again.

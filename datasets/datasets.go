@@ -9,24 +9,32 @@
 // stored profiles and Diff compares two versions: files added, removed and
 // changed, and for changed tables the schema changes and the per-column
 // distribution change (PSI and KS for numeric columns on the reference's
-// bins, Jensen–Shannon for categorical ones).
+// bins, Jensen–Shannon for categorical ones). Validate checks a version
+// against YAML expectations (package validate) and records the result;
+// Add does so for every new version when the dataset has rules attached
+// or AddOptions.Rules is set, and quarantines a failing version (keeps it
+// out of @latest) when AddOptions.Strict is set.
 //
-// It imports the root package, cas, profile and drift (pure statistics).
+// It imports the root package, cas, profile, drift (pure statistics) and
+// validate.
 package datasets
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"path"
 	"sort"
+	"time"
 
 	"github.com/loopml/loopml"
 	"github.com/loopml/loopml/cas"
 	"github.com/loopml/loopml/profile"
+	"github.com/loopml/loopml/validate"
 )
 
 // Deps are the services the engine works with. Store and Artifacts are
@@ -36,6 +44,9 @@ type Deps struct {
 	Store loopml.DatasetService
 	// Artifacts holds the content-addressed objects and the profiles.
 	Artifacts loopml.ArtifactStore
+	// Validations records validation results and holds the rules
+	// attached to datasets; nil uses Store if it implements it.
+	Validations loopml.DatasetValidationService
 	// IndexDir, when set, is cas's local index directory, so re-adding an
 	// unchanged tree reads no file.
 	IndexDir string
@@ -56,6 +67,18 @@ type AddOptions struct {
 	Labels map[string]string
 	// Workers bounds hashing and profiling goroutines; ≤ 0 means GOMAXPROCS.
 	Workers int
+	// Rules is a YAML rules document (see package validate) the new
+	// version is checked against; "" uses the rules attached to the
+	// dataset, if any. RulesName labels it in reports and errors.
+	Rules     string
+	RulesName string
+	// Strict makes a failed validation an error: the version is still
+	// created and its report recorded, but quarantined (kept out of
+	// @latest). It also validates without rules, adding the well_formed
+	// check: a malformed row or an unreadable file fails it.
+	Strict bool
+	// Now is the time freshness rules are measured from; zero means now.
+	Now time.Time
 }
 
 // AddResult is the outcome of Add.
@@ -67,6 +90,11 @@ type AddResult struct {
 	Created bool
 	// Stats are cas's counters: files, bytes hashed and uploaded.
 	Stats cas.Stats
+	// Report and Validation are the outcome of validating the new
+	// version; nil when it was not validated (no rules and not strict, or
+	// an unchanged tree).
+	Report     *validate.Report
+	Validation *loopml.DatasetValidation
 }
 
 // ProfilePath returns the artifact store path of the profile of version v
@@ -83,10 +111,12 @@ type profileDoc struct {
 	// Digests holds each profiled file's content digest, so that the next
 	// version reuses the profiles of unchanged files.
 	Digests map[string]cas.Digest `json:"digests,omitempty"`
+	// Issues lists the tabular files that could not be read.
+	Issues []profile.Issue `json:"issues,omitempty"`
 }
 
 // Tabular reports whether a file is profiled: CSV, TSV or JSON Lines by
-// extension, optionally gzipped.
+// extension, optionally gzipped, or Parquet (profile.FormatOf decides).
 func Tabular(p string) bool {
 	_, err := profile.FormatOf(p)
 	return err == nil
@@ -99,6 +129,16 @@ func Tabular(p string) bool {
 // Created false; the files' objects were already stored, so nothing is
 // uploaded. It returns EINVALID for a bad name or label and ENOTFOUND for a
 // path that does not exist.
+//
+// When opts.Rules is set, the dataset has rules attached, or opts.Strict,
+// the new version is validated before it is recorded (see Validate), and
+// the report and validation are recorded with it. A failed validation
+// marks the version failed; with opts.Strict the version is also
+// quarantined and Add returns the result together with an EINVALID error
+// that summarises the failures. A file that cannot be read is skipped
+// (no profile) and reported, unless opts.Strict. When the tree equals the
+// newest version's and that version is quarantined, Add returns it; if it
+// now passes validation (rules fixed), its quarantine is lifted.
 func Add(ctx context.Context, d Deps, name string, paths []string, opts AddOptions) (*AddResult, error) {
 	if err := loopml.ValidateDatasetName(name); err != nil {
 		return nil, err
@@ -106,8 +146,22 @@ func Add(ctx context.Context, d Deps, name string, paths []string, opts AddOptio
 	if len(paths) == 0 {
 		return nil, loopml.Errorf(loopml.EINVALID, "dataset %s: no path to add", name)
 	}
+	yaml, label, err := rulesFor(ctx, d, name, opts.Rules, opts.RulesName)
+	if err != nil {
+		return nil, err
+	}
+	var rules *validate.Rules
+	if yaml != "" || opts.Strict {
+		if rules, err = LoadRules(yaml, label); err != nil {
+			return nil, err
+		}
+		if d.validations() == nil {
+			return nil, loopml.Errorf(loopml.ENOTIMPLEMENTED, "dataset %s: this store does not record validations", name)
+		}
+	}
 	log := d.logger()
-	m, stats, err := cas.Add(ctx, d.Artifacts, paths, cas.AddOptions{IndexDir: d.IndexDir, Workers: opts.Workers, Logger: log})
+	local := new(localFiles)
+	m, stats, err := cas.Add(ctx, d.Artifacts, paths, cas.AddOptions{IndexDir: d.IndexDir, Workers: opts.Workers, Logger: log, LocalFile: local.record})
 	if err != nil {
 		return nil, fmt.Errorf("add dataset %s: %w", name, err)
 	}
@@ -120,7 +174,21 @@ func Add(ctx context.Context, d Deps, name string, paths []string, opts AddOptio
 	if err != nil {
 		return nil, err
 	}
-	doc, schema, err := profileManifest(ctx, d, m, prev, opts.Workers)
+	var val *loopml.DatasetValidation
+	var checkErr error
+	if rules != nil {
+		res.Report, val, checkErr = validateNew(ctx, d, name, m, yaml, rules, opts, local)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// The validation pass profiled the files it read: use those
+		// profiles rather than read the files again (not when drift rules
+		// binned columns on a reference's edges).
+		if res.Report != nil && !hasDrift(rules) {
+			prev = withProfiles(prev, m, res.Report.FileProfiles)
+		}
+	}
+	doc, schema, err := profileManifest(ctx, d, m, prev, opts.Workers, local)
 	if err != nil {
 		return nil, fmt.Errorf("profile dataset %s: %w", name, err)
 	}
@@ -137,6 +205,10 @@ func Add(ctx context.Context, d Deps, name string, paths []string, opts AddOptio
 		v := &loopml.DatasetVersion{
 			Name: name, Version: next, Root: m.Root.String(), Files: m.Files, Size: m.Size,
 			Labels: opts.Labels, Schema: schema,
+		}
+		if val != nil {
+			v.Validation = val.Status
+			v.Quarantined = opts.Strict && val.Status != loopml.ValidationPassed
 		}
 		if doc != nil {
 			v.ProfileRef = ProfilePath(name, next)
@@ -161,9 +233,38 @@ func Add(ctx context.Context, d Deps, name string, paths []string, opts AddOptio
 		res.Version, res.Created = out, created
 		log.Info("dataset version", "dataset", name, "version", out.Version, "created", created,
 			"files", m.Files, "bytes", m.Size, "uploaded", stats.BytesUploaded)
-		return res, nil
+		if val == nil {
+			return res, nil
+		}
+		return res, recordAddValidation(ctx, d, res, val, checkErr, opts.Strict)
 	}
 	return nil, loopml.Errorf(loopml.ECONFLICT, "dataset %s: too many concurrent adds, try again", name)
+}
+
+// recordAddValidation records the validation of the version Add created
+// (or found: an unchanged quarantined tree), lifts the quarantine of a
+// found version that now passes, quarantines it when strict and failing,
+// and returns the strict failure as an error.
+func recordAddValidation(ctx context.Context, d Deps, res *AddResult, val *loopml.DatasetValidation, checkErr error, strict bool) error {
+	v := res.Version
+	val.Version = v.Version
+	if err := recordValidation(ctx, d, val, res.Report, checkErr); err != nil {
+		return err
+	}
+	res.Validation = val
+	v.Validation = val.Status
+	passed := val.Status == loopml.ValidationPassed
+	if want := strict && !passed; v.Quarantined && passed || !v.Quarantined && want {
+		if err := d.validations().SetDatasetVersionQuarantine(ctx, v.Name, v.Version, want); err != nil {
+			return err
+		}
+		v.Quarantined = want
+	}
+	if strict && !passed {
+		return loopml.Errorf(loopml.EINVALID, "dataset %s@v%d %s validation and is quarantined (not @latest): %s; report at %s",
+			v.Name, v.Version, map[bool]string{true: "could not finish", false: "failed"}[val.Status == loopml.ValidationError], val.Summary, val.ReportRef)
+	}
+	return nil
 }
 
 // sameAsLatest returns the latest version of name when its root is root.
@@ -198,11 +299,12 @@ func previousProfiles(ctx context.Context, d Deps, name string) (profileDoc, err
 	return doc, nil
 }
 
-// profileManifest profiles every tabular file of m, reading it back from
-// the store (so what is profiled is what was stored), reusing prev's
-// profile of a file with the same path and digest, and returns the profile
-// document and the schema JSON; nil and "" without tabular files.
-func profileManifest(ctx context.Context, d Deps, m cas.Manifest, prev profileDoc, workers int) ([]byte, string, error) {
+// profileManifest profiles every tabular file of m, reading its local file
+// (the same bytes, verified by digest) when local knows it and else the
+// stored copy, reusing prev's profile of a file with the same path and
+// digest, and returns the profile document and the schema JSON; nil and
+// "" without tabular files.
+func profileManifest(ctx context.Context, d Deps, m cas.Manifest, prev profileDoc, workers int, local *localFiles) ([]byte, string, error) {
 	doc := profileDoc{Version: 1, Files: map[string]*profile.Profile{}, Digests: map[string]cas.Digest{}}
 	schemas := map[string]profile.Schema{}
 	for _, e := range m.Entries {
@@ -212,15 +314,25 @@ func profileManifest(ctx context.Context, d Deps, m cas.Manifest, prev profileDo
 		p := prev.Files[e.Path]
 		if p == nil || prev.Digests[e.Path] != e.Digest {
 			var err error
-			if p, err = profileEntry(ctx, d, e, profile.Options{Workers: workers}); err != nil {
-				return nil, "", err
+			if p, err = profileAdded(ctx, d, local, e, profile.Options{Workers: workers}); err != nil {
+				// A file that does not parse (a broken gzip stream, say)
+				// does not stop the others: it is reported and left
+				// unprofiled (a strict validation then fails). Missing or
+				// corrupt objects (loopml errors) are errors.
+				var le *loopml.Error
+				if ctx.Err() != nil || errors.As(err, &le) {
+					return nil, "", err
+				}
+				d.logger().Warn("file unreadable; not profiled", "file", e.Path, "err", err)
+				doc.Issues = append(doc.Issues, profile.Issue{File: e.Path, Reason: err.Error()})
+				continue
 			}
 		}
 		doc.Files[e.Path] = p
 		doc.Digests[e.Path] = e.Digest
 		schemas[e.Path] = p.Schema()
 	}
-	if len(doc.Files) == 0 {
+	if len(doc.Files) == 0 && len(doc.Issues) == 0 {
 		return nil, "", nil
 	}
 	b, err := json.Marshal(doc)

@@ -16,7 +16,7 @@ import (
 	"github.com/loopml/loopml/sqlstore"
 )
 
-func newDeps(t *testing.T) datasets.Deps {
+func newDeps(t testing.TB) datasets.Deps {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, "sqlite::memory:", sqlstore.Options{})

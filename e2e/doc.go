@@ -28,6 +28,15 @@
 //     it supports, plus the newer endpoints it lacks through its own request
 //     helper. Needs Node.js 20 and npm on PATH and access to the npm registry.
 //
+//   - TestServing (always runs, SQLite store): trains two small models with
+//     the binary, then drives the gateway of one server with synthetic
+//     traffic through endpoints created over the endpoints API: traffic
+//     split (80/20 within 5 points), sticky routing by header, shadow (never
+//     answers, gets the mirrored traffic), alias hot swap under load (zero
+//     failed requests), a canary rollout promoted through three 1-second
+//     steps (the alias moves), and a canary rolled back automatically
+//     because its candidate cannot be loaded.
+//
 // Environment:
 //
 //	LOOPML_TEST_POSTGRES_DSN  also run the crash test on PostgreSQL

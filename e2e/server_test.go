@@ -68,8 +68,9 @@ func buildLoopml(out string) error {
 
 // serverOptions configures one loopml server process.
 type serverOptions struct {
-	Home  string // --home; required
-	Store string // --store; "" leaves the default (SQLite under Home)
+	Home  string   // --home; required
+	Store string   // --store; "" leaves the default (SQLite under Home)
+	Args  []string // further arguments, after the defaults (so they override them)
 }
 
 // serverProc is a running `loopml server` child process.
@@ -99,6 +100,7 @@ func startServer(t *testing.T, opt serverOptions) *serverProc {
 	if opt.Store != "" {
 		args = append(args, "--store", opt.Store)
 	}
+	args = append(args, opt.Args...)
 	cmd := exec.Command(loopmlBin, args...)
 	cmd.Env = childEnv()
 	pr, pw := io.Pipe()

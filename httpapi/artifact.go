@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"io"
+	"io/fs"
 	"mime"
 	"net/http"
 	"net/url"
@@ -276,7 +277,15 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request, p string
 	h.Set("Content-Type", ctype)
 	h.Set("X-Content-Type-Options", "nosniff")
 	if rs, ok := rc.(io.ReadSeeker); ok {
-		http.ServeContent(w, r, name, time.Time{}, rs)
+		// A file's modification time becomes Last-Modified, which
+		// ArtifactProxy.Stat reports as ArtifactInfo.ModTime.
+		var mod time.Time
+		if st, ok := rc.(interface{ Stat() (fs.FileInfo, error) }); ok {
+			if fi, err := st.Stat(); err == nil {
+				mod = fi.ModTime()
+			}
+		}
+		http.ServeContent(w, r, name, mod, rs)
 		return
 	}
 	if info, err := s.artifacts.Stat(r.Context(), p); err == nil && !info.IsDir {

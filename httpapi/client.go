@@ -16,14 +16,28 @@ import (
 )
 
 // Client talks to a loopml (or MLflow) tracking server over the REST API. It
-// implements loopml.ExperimentService and loopml.RunService, so code written
-// against the domain interfaces runs unchanged against a remote server, and
-// adds the artifact proxy and health calls. Errors from the server come back
+// implements loopml.ExperimentService and loopml.RunService (and, against a
+// loopml server, loopml.ModelRegistry and loopml.DatasetService), so code
+// written against the domain interfaces runs unchanged against a remote
+// server, and adds the artifact proxy (also as a loopml.ArtifactStore, see
+// Artifacts) and health calls. Errors from the server come back
 // as *loopml.Error with the code matching the MLflow error_code and the
 // server's message. A Client is safe for concurrent use.
 type Client struct {
-	base string // without trailing slash
-	hc   *http.Client
+	base      string // without trailing slash
+	hc        *http.Client
+	workspace string // sent in X-Loopml-Workspace when the context names none; see WithWorkspace
+}
+
+// WithWorkspace returns a copy of c whose calls work in workspace (the
+// X-Loopml-Workspace header) unless their context names another one with
+// loopml.NewContextWithWorkspace. A context's workspace other than
+// loopml.DefaultWorkspace is always sent, so code scoped by its context
+// behaves the same against a local store and against a server.
+func (c *Client) WithWorkspace(workspace string) *Client {
+	cp := *c
+	cp.workspace = workspace
+	return &cp
 }
 
 var (
@@ -73,6 +87,11 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	req.Header.Set("Accept", "application/json")
 	if id := loopml.RequestIDFromContext(ctx); validRequestID(id) {
 		req.Header.Set(requestIDHeader, id)
+	}
+	if ws := loopml.WorkspaceFromContext(ctx); ws != loopml.DefaultWorkspace {
+		req.Header.Set(WorkspaceHeader, ws)
+	} else if c.workspace != "" {
+		req.Header.Set(WorkspaceHeader, c.workspace)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -64,6 +65,51 @@ func (s *Server) requestID(next http.Handler) http.Handler {
 		}
 		w.Header().Set(requestIDHeader, id)
 		next.ServeHTTP(w, r.WithContext(loopml.NewContextWithRequestID(r.Context(), id)))
+	})
+}
+
+// WorkspaceHeader carries the workspace of a request: every object a
+// request creates, reads or lists belongs to it. Without the header the
+// request works in loopml.DefaultWorkspace. The name is 1 to 64 ASCII
+// letters, digits, '-', '_' or '.', starting with a letter or digit.
+const WorkspaceHeader = "X-Loopml-Workspace"
+
+// maxWorkspaceLen bounds workspace names accepted from clients.
+const maxWorkspaceLen = 64
+
+// validWorkspace reports whether name is an acceptable workspace name.
+func validWorkspace(name string) bool {
+	if name == "" || len(name) > maxWorkspaceLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_' || c == '.') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// workspace puts the workspace named by the X-Loopml-Workspace header into
+// the request context; an invalid name is a 400 naming the header.
+func (s *Server) workspace(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		vals := r.Header.Values(WorkspaceHeader)
+		if len(vals) == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(vals) > 1 || !validWorkspace(vals[0]) {
+			s.writeError(w, r, loopml.Errorf(loopml.EINVALID,
+				"header %s: %q is not a workspace name (1 to %d letters, digits, '-', '_' or '.', starting with a letter or digit; one header)",
+				WorkspaceHeader, strings.Join(vals, ", "), maxWorkspaceLen))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(loopml.NewContextWithWorkspace(r.Context(), vals[0])))
 	})
 }
 

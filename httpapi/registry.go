@@ -866,6 +866,8 @@ func encodeRegistryEvent(e *encoder, ev *loopml.RegistryEvent) {
 	e.str("from_stage", ev.FromStage)
 	e.str("to_stage", ev.ToStage)
 	e.str("reason", ev.Reason)
+	e.str("endpoint", ev.Endpoint)
+	e.str("detail", ev.Detail)
 }
 
 func decodeRegistryEvent(d *decoder, ev *loopml.RegistryEvent) error {
@@ -897,6 +899,10 @@ func decodeRegistryEvent(d *decoder, ev *loopml.RegistryEvent) error {
 			ev.ToStage, err = d.str()
 		case "reason":
 			ev.Reason, err = d.str()
+		case "endpoint":
+			ev.Endpoint, err = d.str()
+		case "detail":
+			ev.Detail, err = d.str()
 		default:
 			err = d.skip()
 		}

@@ -7,9 +7,10 @@
 // /api/2.0/mlflow/ and /ajax-api/2.0/mlflow/, the model_registry.proto
 // endpoints when a Registry is configured (plus loopml's registry event log,
 // alias-at and lineage under /api/2.0/loopml/), webhook management under
-// /api/2.0/loopml/webhooks/ when Webhooks is configured, the artifact proxy
-// under /api/2.0/mlflow-artifacts/artifacts, GET /health, GET /version and,
-// when a Prometheus registry is configured, GET /metrics.
+// /api/2.0/loopml/webhooks/ when Webhooks is configured, the dataset
+// registry under /api/2.0/loopml/datasets/ when Datasets is configured, the
+// artifact proxy under /api/2.0/mlflow-artifacts/artifacts, GET /health,
+// GET /version and, when a Prometheus registry is configured, GET /metrics.
 //
 // It imports the root package loopml and its one external dependency
 // (prometheus/client_golang); it gets the metadata and artifact stores as
@@ -67,6 +68,40 @@ type Config struct {
 	// answer 501 NOT_IMPLEMENTED.
 	Webhooks loopml.WebhookService
 
+	// Predictions serves the serving gateway's prediction log (read-only)
+	// under /api/2.0/loopml/predictions/. When nil those routes answer 501.
+	Predictions loopml.PredictionLog
+
+	// Endpoints serves loopml's serving endpoint management (and rollout
+	// start/status/abort) under /api/2.0/loopml/endpoints/. When nil those
+	// routes answer 501 NOT_IMPLEMENTED.
+	Endpoints loopml.EndpointService
+
+	// Datasets serves loopml's dataset registry endpoints under
+	// /api/2.0/loopml/datasets/ (metadata only: the files travel through
+	// the artifact proxy). When nil those routes answer 501 NOT_IMPLEMENTED.
+	Datasets loopml.DatasetService
+
+	// DatasetValidations serves dataset validation results, the rules
+	// attached to datasets and quarantine under /api/2.0/loopml/datasets/
+	// (validations/, rules/, versions/quarantine). When nil those routes
+	// answer 501 NOT_IMPLEMENTED.
+	DatasetValidations loopml.DatasetValidationService
+	// CheckDatasetRules, when set, vets rules before they are attached
+	// (cmd sets it to the validate package's parser); the error's message
+	// is returned as INVALID_PARAMETER_VALUE.
+	CheckDatasetRules func(name, yaml string) error
+
+	// Pipelines serves server-side pipeline runs and stored triggers under
+	// /api/2.0/loopml/pipelines/ (see pipeline.go). When nil those routes
+	// answer 501 NOT_IMPLEMENTED. CheckPipelineSource, when set, reads a
+	// submitted source and returns its pipeline's name;
+	// CheckPipelineTrigger vets a trigger before it is stored (cmd sets
+	// both to the pipeline package's checks).
+	Pipelines            loopml.PipelineService
+	CheckPipelineSource  func(*loopml.PipelineSource) (string, error)
+	CheckPipelineTrigger func(*loopml.PipelineTrigger) error
+
 	// Logger receives the access log and internal errors; nil discards.
 	Logger *slog.Logger
 
@@ -88,6 +123,12 @@ type Server struct {
 	registry    loopml.ModelRegistry
 	packages    loopml.PackageInspector
 	webhooks    loopml.WebhookService
+	predictions loopml.PredictionLog
+	endpoints   loopml.EndpointService
+	datasets    loopml.DatasetService
+	validations loopml.DatasetValidationService
+	checkRules  func(name, yaml string) error
+	pipelines   pipelineAPI
 	logger      *slog.Logger
 	maxBody     int64
 	metrics     *httpMetrics
@@ -103,6 +144,12 @@ func NewServer(cfg Config) *Server {
 		registry:    cfg.Registry,
 		packages:    cfg.Packages,
 		webhooks:    cfg.Webhooks,
+		predictions: cfg.Predictions,
+		endpoints:   cfg.Endpoints,
+		datasets:    cfg.Datasets,
+		validations: cfg.DatasetValidations,
+		checkRules:  cfg.CheckDatasetRules,
+		pipelines:   newPipelineAPI(cfg),
 		logger:      cfg.Logger,
 		maxBody:     cfg.MaxBodyBytes,
 	}
@@ -129,6 +176,11 @@ func NewServer(cfg Config) *Server {
 	s.registerArtifactRoutes(mux)
 	s.registerRegistryRoutes(mux)
 	s.registerWebhookRoutes(mux)
+	s.registerPredictionRoutes(mux)
+	s.registerEndpointRoutes(mux)
+	s.registerDatasetRoutes(mux)
+	s.registerDatasetValidationRoutes(mux)
+	s.registerPipelineRoutes(mux)
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, "OK")
 	})
@@ -151,7 +203,7 @@ func NewServer(cfg Config) *Server {
 		}
 		tracking.ServeHTTP(w, r)
 	})
-	s.handler = s.requestID(s.observe(s.recoverPanics(route)))
+	s.handler = s.requestID(s.observe(s.recoverPanics(s.workspace(route))))
 	return s
 }
 

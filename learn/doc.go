@@ -1,7 +1,10 @@
 // Package learn is loopml's pure recommender learning core: interaction data
 // and its CSV loader, train/test splits, three learners (popularity, biased
 // matrix factorisation, implicit ALS) behind one small interface, and the
-// evaluation metrics that compare them.
+// evaluation metrics that compare them. Beside them, two tabular learners
+// (linear and logistic regression, see [TabularLearner], [Table] and the
+// notes in tabular.go) predict a column of a CSV table, and [WithProgress]
+// reports per-epoch metrics of the iterative learners.
 //
 // It imports only the standard library and gonum, never the loopml root
 // package or a sibling, so that the model-package format, the registry and the

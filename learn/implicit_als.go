@@ -160,6 +160,9 @@ func FitImplicitALS(ctx context.Context, data *Interactions, o ImplicitALSOption
 				return nil, err
 			}
 		}
+		if report := progress(ctx); report != nil {
+			report(it+1, map[string]float64{"loss": m.loss(byUser, o.Lambda, o.Alpha)})
+		}
 	}
 	return m, nil
 }

@@ -79,6 +79,9 @@ func LearnerByName(name string) (Learner, error) {
 	case KindImplicitALS:
 		return ImplicitALS{}, nil
 	}
+	if IsTabular(name) {
+		return nil, fmt.Errorf("learner %q is tabular, not a recommender (see TabularLearnerByName): %w", name, ErrInvalidParam)
+	}
 	return nil, fmt.Errorf("learner %q: want one of %v: %w", name, Learners(), ErrInvalidParam)
 }
 

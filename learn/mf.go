@@ -209,7 +209,11 @@ func FitMF(ctx context.Context, data *Interactions, o MFOptions) (*MFModel, erro
 		}
 	}
 	val := m.validation
-	if _, err := m.train(ctx, rows, nil, nu, ni, o, epochs); err != nil {
+	rctx := ctx
+	if !o.NoEarlyStopping && len(rows) >= 20 {
+		rctx = WithProgress(ctx, nil) // the refit repeats the epochs already reported
+	}
+	if _, err := m.train(rctx, rows, nil, nu, ni, o, epochs); err != nil {
 		return nil, err
 	}
 	m.validation = val
@@ -242,6 +246,7 @@ func (m *MFModel) train(ctx context.Context, rows, val []Interaction, nu, ni int
 	}
 	bestEpoch, bestRMSE, since := 0, math.Inf(1), 0
 	var snap *MFModel
+	report := progress(ctx)
 	for ep := 1; ep <= epochs; ep++ {
 		// Users: x = [p_u; b_u] against y = [q_i; 1], target r - μ - b_i.
 		err := parallel(ctx, nu, w, func(g, lo, hi int) {
@@ -261,6 +266,13 @@ func (m *MFModel) train(ctx context.Context, rows, val []Interaction, nu, ni int
 			return 0, err
 		}
 		m.epochs = ep
+		if report != nil {
+			pm := map[string]float64{"train_rmse": m.rmseOn(rows)}
+			if val != nil {
+				pm["val_rmse"] = m.rmseOn(val)
+			}
+			report(ep, pm)
+		}
 		if val == nil {
 			continue
 		}

@@ -2,8 +2,9 @@
 // statistical profiles of their columns: the baseline that dataset versions
 // store and that drift detection compares against without rescanning data.
 //
-// It imports only the standard library and github.com/axiomhq/hyperloglog
-// (distinct counts); quantiles use the package's own merging t-digest,
+// It imports only the standard library, github.com/axiomhq/hyperloglog
+// (distinct counts) and github.com/parquet-go/parquet-go (Parquet input);
+// quantiles use the package's own merging t-digest,
 // whose encoding keeps float64 means. It does not import the loopml root
 // package or any sibling, so it stays pure and reusable.
 //
@@ -17,8 +18,23 @@
 // by its magic bytes and decompressed transparently. Bad rows (ragged CSV
 // rows, invalid UTF-8, malformed JSON) are returned as [*RowError] values
 // naming file, line and reason; the reader stays usable, so callers skip the
-// row or, in strict mode, stop. Parquet is out of scope for now; a later
-// change adds it with parquet-go.
+// row or, in strict mode, stop. [Reader.Line] gives the physical line where
+// the last record starts, counting quoted newlines and skipped blank lines.
+//
+// Parquet files (.parquet) are read with parquet-go one row group at a time
+// (memory holds a row group's pages in flight, not the file). Leaf columns
+// become columns named by their dotted path ("address.city"; a LIST column
+// by its field name); null is missing; a repeated column's values become a
+// JSON array of their text. Values are turned into the text the classifier
+// below expects: integers (unsigned ones too) and floats in decimal, BOOLEAN
+// as true/false, DATE as YYYY-MM-DD, TIMESTAMP (any unit) and legacy INT96
+// as RFC 3339 in UTC (so they profile as timestamps), DECIMAL scaled
+// ("19.99"), UUID in its usual form, strings as they are, other binary
+// values in base64. A file that is not Parquet, or whose footer or pages
+// are damaged, gives an error wrapping [ErrCorrupt] that names the file and,
+// for pages, the row group ("x.parquet: row group 3: corrupt file: ...").
+// A non-seekable Parquet input (or a gzipped one) is first copied to a
+// temporary file, since the footer is at the end.
 //
 // # Values and types
 //

@@ -21,6 +21,9 @@ const (
 	FormatCSV   Format = "csv"
 	FormatTSV   Format = "tsv"
 	FormatJSONL Format = "jsonl"
+	// FormatParquet is Apache Parquet, read with parquet-go one row group
+	// at a time.
+	FormatParquet Format = "parquet"
 )
 
 // Sentinel causes of a [RowError] (test with errors.Is).
@@ -60,10 +63,13 @@ func (e *RowError) Unwrap() error { return e.Err }
 func (e *RowError) Issue() Issue { return Issue{File: e.File, Line: e.Line, Reason: e.Reason} }
 
 // FormatOf returns the format named by a file's extension (.csv, .tsv,
-// .jsonl or .ndjson, optionally followed by .gz), or ErrUnknownFormat.
+// .jsonl or .ndjson, optionally followed by .gz, or .parquet), or
+// ErrUnknownFormat.
 func FormatOf(name string) (Format, error) {
 	n := strings.TrimSuffix(strings.ToLower(name), ".gz")
 	switch {
+	case strings.HasSuffix(n, ".parquet"):
+		return FormatParquet, nil
 	case strings.HasSuffix(n, ".csv"):
 		return FormatCSV, nil
 	case strings.HasSuffix(n, ".tsv"), strings.HasSuffix(n, ".tab"):
@@ -71,27 +77,33 @@ func FormatOf(name string) (Format, error) {
 	case strings.HasSuffix(n, ".jsonl"), strings.HasSuffix(n, ".ndjson"):
 		return FormatJSONL, nil
 	}
-	return "", fmt.Errorf("%s: %w (want .csv, .tsv, .jsonl or .ndjson, optionally .gz)", name, ErrUnknownFormat)
+	return "", fmt.Errorf("%s: %w (want .csv, .tsv, .jsonl or .ndjson, optionally .gz, or .parquet)", name, ErrUnknownFormat)
 }
 
-// Reader streams the rows of a CSV, TSV or JSON Lines input. It is not
-// safe for concurrent use.
+// Reader streams the rows of a CSV, TSV, JSON Lines or Parquet input. It
+// is not safe for concurrent use.
 type Reader struct {
-	name   string
-	format Format
-	gz     *gzip.Reader
-	csv    *csv.Reader
-	br     *bufio.Reader
-	line   int64
-	cols   []string
-	index  map[string]int
-	buf    bytes.Buffer
+	name    string
+	format  Format
+	gz      *gzip.Reader
+	csv     *csv.Reader
+	br      *bufio.Reader
+	pq      *pqReader
+	line    int64 // JSON Lines: physical lines read so far
+	recLine int64 // line (Parquet: row) where the last record read starts
+	cols    []string
+	index   map[string]int
+	buf     bytes.Buffer
 }
 
 // NewReader returns a reader of r. name is used in errors and, when format
 // is empty, to choose the format by extension. Gzip input is recognised by
 // its magic bytes. For CSV and TSV the header row is read now: an empty
-// input has no columns, and a malformed header is an error.
+// input has no columns, and a malformed header is an error. For Parquet
+// the footer is read now (a file that is not Parquet gives an error
+// wrapping ErrCorrupt); r is read in place when it is an io.ReaderAt and
+// io.Seeker such as *os.File, and otherwise copied to a temporary file
+// first, which Close removes.
 func NewReader(r io.Reader, name string, format Format) (*Reader, error) {
 	if format == "" {
 		f, err := FormatOf(name)
@@ -101,6 +113,16 @@ func NewReader(r io.Reader, name string, format Format) (*Reader, error) {
 		format = f
 	}
 	rd := &Reader{name: name, format: format, index: make(map[string]int)}
+	if format == FormatParquet {
+		if _, _, ok := readerAt(r); ok {
+			pq, err := openParquet(r, name, false)
+			if err != nil {
+				return nil, err
+			}
+			rd.setParquet(pq)
+			return rd, nil
+		}
+	}
 	br := bufio.NewReaderSize(r, 256<<10)
 	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
@@ -137,10 +159,25 @@ func NewReader(r io.Reader, name string, format Format) (*Reader, error) {
 		}
 	case FormatJSONL:
 		rd.br = br
+	case FormatParquet:
+		pq, err := openParquet(br, name, true)
+		if err != nil {
+			rd.Close()
+			return nil, err
+		}
+		rd.setParquet(pq)
 	default:
 		return nil, fmt.Errorf("%s: %w %q", name, ErrUnknownFormat, format)
 	}
 	return rd, nil
+}
+
+// setParquet makes rd read pq, whose columns are fixed by the schema.
+func (r *Reader) setParquet(pq *pqReader) {
+	r.pq = pq
+	for _, c := range pq.columnNames() {
+		r.addColumn(c)
+	}
 }
 
 // addColumn returns the index of a JSON key, adding it if new; for CSV
@@ -172,25 +209,41 @@ func (r *Reader) Columns() []string { return r.cols }
 // skipped: call Read again to go on), and any other error when the input
 // cannot be read further.
 func (r *Reader) Read() ([]string, error) {
-	if r.csv != nil {
+	switch {
+	case r.csv != nil:
 		return r.readCSV()
-	}
-	if r.br != nil {
+	case r.br != nil:
 		return r.readJSONL()
+	case r.pq != nil:
+		row, err := r.pq.read()
+		if err == nil {
+			r.recLine = r.pq.row
+		}
+		return row, err
 	}
 	return nil, io.EOF
 }
+
+// Line returns the 1-based physical line where the record last returned
+// by Read starts, or where the bad row of the last *RowError starts: for
+// CSV and TSV it counts the header, blank lines the CSV reader skipped and
+// newlines inside quoted fields; for JSON Lines, blank lines too. For
+// Parquet it is the 1-based row number in the file. It is 0 before the
+// first Read, and keeps its value after io.EOF.
+func (r *Reader) Line() int64 { return r.recLine }
 
 func (r *Reader) readCSV() ([]string, error) {
 	rec, err := r.csv.Read()
 	if err != nil {
 		var pe *csv.ParseError
 		if errors.As(err, &pe) {
+			r.recLine = int64(pe.StartLine)
 			return nil, &RowError{File: r.name, Line: int64(pe.StartLine), Reason: pe.Err.Error(), Err: ErrMalformed}
 		}
 		return nil, err
 	}
 	line, _ := r.csv.FieldPos(0)
+	r.recLine = int64(line)
 	if len(rec) != len(r.cols) {
 		return nil, &RowError{File: r.name, Line: int64(line),
 			Reason: fmt.Sprintf("ragged row: got %d fields, want %d", len(rec), len(r.cols)), Err: ErrRaggedRow}
@@ -218,6 +271,7 @@ func (r *Reader) readJSONL() ([]string, error) {
 		if len(line) == 0 {
 			continue
 		}
+		r.recLine = r.line
 		return r.parseObject(line)
 	}
 }
@@ -297,11 +351,18 @@ func (r *Reader) jsonValue(raw json.RawMessage) (string, error) {
 	return string(raw), nil
 }
 
-// Close releases the gzip decompressor, if any; it does not close the
+// Close releases the gzip decompressor and the Parquet reader, if any,
+// and removes a temporary copy of Parquet input; it does not close the
 // underlying reader.
 func (r *Reader) Close() error {
-	if r.gz != nil {
-		return r.gz.Close()
+	var err error
+	if r.pq != nil {
+		err = r.pq.close()
 	}
-	return nil
+	if r.gz != nil {
+		if gerr := r.gz.Close(); err == nil {
+			err = gerr
+		}
+	}
+	return err
 }

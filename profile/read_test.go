@@ -131,8 +131,11 @@ func TestReaderHeaderAndFormats(t *testing.T) {
 	if want := []string{"a", "b", "a.1"}; !slices.Equal(cols, want) {
 		t.Errorf("columns = %v, want %v", cols, want)
 	}
-	if _, err := profile.NewReader(strings.NewReader("a\n"), "x.parquet", ""); !errors.Is(err, profile.ErrUnknownFormat) {
-		t.Errorf("parquet: err = %v, want ErrUnknownFormat", err)
+	if _, err := profile.NewReader(strings.NewReader("a\n"), "x.parquet", ""); !errors.Is(err, profile.ErrCorrupt) {
+		t.Errorf("CSV text named .parquet: err = %v, want ErrCorrupt", err)
+	}
+	if _, err := profile.NewReader(strings.NewReader("a\n"), "x.xlsx", ""); !errors.Is(err, profile.ErrUnknownFormat) {
+		t.Errorf("xlsx: err = %v, want ErrUnknownFormat", err)
 	}
 	for name, want := range map[string]profile.Format{"a.tsv.gz": profile.FormatTSV, "b.jsonl": profile.FormatJSONL, "c.csv.gz": profile.FormatCSV} {
 		if got, err := profile.FormatOf(name); err != nil || got != want {

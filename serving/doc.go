@@ -20,11 +20,17 @@
 // keeps the old version serving. Routing is weighted random, or sticky by
 // the hash of a request header.
 //
-// This is the first slice of the gateway: the process runtime (for other
-// flavors, which are refused at load with a "runtime not available yet"
-// error), the prediction log, feedback and progressive rollouts come next.
+// Packages of other flavors are served by the process runtime (package
+// procserve, see process.go): a child process per version, proxied.
+//
+// Every prediction request (and shadow copy) can be logged into a
+// loopml.PredictionLog through a bounded queue that never delays a
+// response (Gateway.PredictionLog, predlog.go); POST
+// /endpoints/{name}/feedback joins labels and rewards to them by request
+// id (feedback.go); Gateway.Metrics receives Prometheus metrics per
+// endpoint, target and version (metrics.go).
 //
 // serving is an engine: it imports the root package, mlmodel, training,
-// registrycache and learn, and gets the registry and the artifact store as
+// registrycache, learn and procserve, and gets the registry and the artifact store as
 // root interfaces (or the small interfaces it declares).
 package serving

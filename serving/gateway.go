@@ -14,6 +14,7 @@ import (
 
 	"github.com/loopml/loopml"
 	"github.com/loopml/loopml/registrycache"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults of the Gateway's zero-valued fields.
@@ -49,6 +50,13 @@ type Gateway struct {
 	// math/rand/v2. Tests set a seeded source. Must be safe for concurrent
 	// use.
 	Rand func() float64
+	// PredictionLog configures the asynchronous prediction log (off when
+	// its Store is nil). See predlog.go.
+	PredictionLog PredictionLogConfig
+	// Metrics, when set, receives the serving metrics (requests, errors
+	// and latency per endpoint/target/version, log queue depth, dropped
+	// logs, model load times). See metrics.go.
+	Metrics prometheus.Registerer
 
 	table     atomic.Pointer[table]
 	cache     *registrycache.Cache
@@ -62,6 +70,9 @@ type Gateway struct {
 
 	shadowDropped atomic.Int64
 	shadowDone    atomic.Int64
+
+	plog    atomic.Pointer[predLogger]     // set by start when PredictionLog.Store is set
+	metrics atomic.Pointer[gatewayMetrics] // set by start when Metrics is set
 }
 
 // table is the set of endpoints being served; Load replaces it whole.
@@ -242,6 +253,7 @@ func (g *Gateway) refreshTable(ctx context.Context, t *table, fresh bool) error 
 			}
 			start := time.Now()
 			l, err := loadVersion(ctx, g.Registry, g.Artifacts, v)
+			g.observeLoad(time.Since(start), err)
 			if err != nil {
 				err = fmt.Errorf("endpoint %s: target %s: %w", ep.spec.Name, key, err)
 				tg.setErr(err)
@@ -285,6 +297,7 @@ func (g *Gateway) start() {
 		n = DefaultShadowQueue
 	}
 	g.shadowCh = make(chan shadowJob, n)
+	g.startObservability()
 	g.bg.Add(1)
 	go func() {
 		defer g.bg.Done()
@@ -323,6 +336,9 @@ func (g *Gateway) Close() error {
 		g.stop()
 	}
 	g.bg.Wait()
+	if p := g.plog.Load(); p != nil {
+		p.close() // drains the queued predictions
+	}
 	return nil
 }
 
@@ -367,11 +383,12 @@ func (g *Gateway) Status() []EndpointStatus {
 	return out
 }
 
-// Ready reports whether endpoints are loaded and every target of every
-// endpoint has a model version loaded.
+// Ready reports whether endpoints are loaded (Load was called) and every
+// target of every endpoint has a model version loaded. A gateway loaded
+// with no endpoints is ready: it has nothing to wait for.
 func (g *Gateway) Ready() bool {
 	t := g.table.Load()
-	if t == nil || len(t.list) == 0 {
+	if t == nil {
 		return false
 	}
 	for _, ep := range t.list {
@@ -414,7 +431,9 @@ func (g *Gateway) route(ep *endpoint, r *http.Request) *loaded {
 		i++
 	}
 	for k := range ep.targets {
-		if l := ep.targets[(i+k)%len(ep.targets)].cur.Load(); l != nil {
+		tg := ep.targets[(i+k)%len(ep.targets)]
+		if l := tg.cur.Load(); l != nil {
+			notePick(r, ep, tg) // for TrafficStats (store.go)
 			return l
 		}
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +28,9 @@ type loaded struct {
 	version  *loopml.ModelVersion
 	model    learn.Model
 	sig      *mlmodel.Signature
-	idLong   bool // ids are long (numbers on the wire), else strings
+	idLong   bool               // ids are long (numbers on the wire), else strings
+	tab      learn.TabularModel // a linear/logistic model (model is then a stub); see tabular.go
+	proc     *processModel      // served by a child process (model is then a stub); see process.go
 	loadedAt time.Time
 }
 
@@ -57,12 +58,10 @@ func loadVersion(ctx context.Context, reg loopml.ModelRegistry, arts ArtifactRea
 		return nil, fmt.Errorf("model version %s/%s: %w", v.Name, v.Version, err)
 	}
 	if _, ok := mm.Flavors[mlmodel.FlavorLoopml]; !ok {
-		flavors := make([]string, 0, len(mm.Flavors))
-		for f := range mm.Flavors {
-			flavors = append(flavors, f)
-		}
-		slices.Sort(flavors)
-		return nil, loopml.Errorf(loopml.EINVALID, "model version %s/%s has flavors [%s]: runtime not available yet (the native runtime serves only the %q flavor; the process runtime for other flavors is not built yet)", v.Name, v.Version, strings.Join(flavors, ", "), mlmodel.FlavorLoopml)
+		return loadProcess(ctx, v, fsys, mm) // every other flavor: a child process; see process.go
+	}
+	if l, ok, err := loadTabular(ctx, v, fsys, mm); ok {
+		return l, err
 	}
 	m, mm, err := training.Load(ctx, fsys)
 	if err != nil {

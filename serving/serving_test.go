@@ -441,7 +441,7 @@ func TestReadinessAndRuntimes(t *testing.T) {
 	g, srv, err := e.gateway(t,
 		serving.EndpointSpec{Name: "later", Targets: []serving.TargetSpec{{Model: "models:/recs@later"}}},
 		serving.EndpointSpec{Name: "sk", Targets: []serving.TargetSpec{{Model: "models:/recs/" + other}}})
-	if err == nil || !strings.Contains(err.Error(), "runtime not available yet") || !strings.Contains(err.Error(), "later") {
+	if err == nil || !strings.Contains(err.Error(), "message=model version recs/"+other+": ") || !strings.Contains(err.Error(), "later") {
 		t.Fatalf("load: %v, want errors for alias 'later' and the sklearn flavor's runtime", err)
 	}
 	if g.Ready() {

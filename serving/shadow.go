@@ -55,16 +55,27 @@ func (g *Gateway) shadowWorker(ctx context.Context) {
 				continue
 			}
 			start := time.Now()
+			logged := g.shadowLogged(j.requestID)
 			if j.pairs != nil {
 				var sum float64
+				var scores []float64
 				for i, p := range j.pairs {
 					s, _ := l.model.Predict(p[0], p[1])
 					sum += math.Abs(s - j.scores[i])
+					if logged {
+						scores = append(scores, s)
+					}
+				}
+				if logged {
+					g.logShadowPairs(&j, l, scores, start)
 				}
 				log.Info("shadow prediction", "endpoint", j.endpoint, "request_id", j.requestID, "shadow", l.label(),
 					"rows", len(j.pairs), "mean_abs_diff", sum/float64(max(len(j.pairs), 1)), "seconds", time.Since(start).Seconds())
 			} else {
 				rec := l.model.Recommend(j.user, j.k, j.exclude)
+				if logged {
+					g.logShadowRecommend(&j, l, rec, start)
+				}
 				primary := map[string]bool{}
 				for _, it := range j.items {
 					primary[it] = true

@@ -20,12 +20,12 @@ import (
 
 var _ loopml.DatasetService = (*DB)(nil)
 
-const datasetCols = `version, workspace, name, root, files, size_bytes, labels, profile_ref, schema_json, created_by, creation_timestamp`
+const datasetCols = `version, workspace, name, root, files, size_bytes, labels, profile_ref, schema_json, created_by, creation_timestamp, quarantined, validation`
 
 func scanDatasetVersion(sc interface{ Scan(...any) error }) (*loopml.DatasetVersion, error) {
 	var v loopml.DatasetVersion
 	var labels string
-	if err := sc.Scan(&v.Version, &v.Workspace, &v.Name, &v.Root, &v.Files, &v.Size, &labels, &v.ProfileRef, &v.Schema, &v.CreatedBy, &v.CreationTimestamp); err != nil {
+	if err := sc.Scan(&v.Version, &v.Workspace, &v.Name, &v.Root, &v.Files, &v.Size, &labels, &v.ProfileRef, &v.Schema, &v.CreatedBy, &v.CreationTimestamp, &v.Quarantined, &v.Validation); err != nil {
 		return nil, err
 	}
 	if labels != "" && labels != "{}" {
@@ -59,6 +59,9 @@ func validateDatasetVersion(v *loopml.DatasetVersion) error {
 			return loopml.Errorf(loopml.EINVALID, "invalid label key %q for dataset %s: non-empty, without '=' or ','", k, v.Name)
 		}
 	}
+	if v.Validation != "" && !loopml.ValidDatasetValidationStatus(v.Validation) {
+		return loopml.Errorf(loopml.EINVALID, "invalid validation status %q for dataset %s: want passed, failed or error", v.Validation, v.Name)
+	}
 	if v.Schema != "" && !json.Valid([]byte(v.Schema)) {
 		return loopml.Errorf(loopml.EINVALID, "invalid schema for dataset %s: not JSON", v.Name)
 	}
@@ -82,7 +85,10 @@ func (db *DB) CreateDatasetVersion(ctx context.Context, v *loopml.DatasetVersion
 	ws, who := loopml.WorkspaceFromContext(ctx), loopml.PrincipalFromContext(ctx)
 	for attempt := 0; ; attempt++ {
 		err = db.writeTx(ctx, func(tx *sql.Tx) error {
-			latest, err := db.latestDatasetVersion(ctx, tx, v.Name)
+			// Compared with the newest version even when it is quarantined:
+			// re-adding a quarantined tree returns it, still quarantined,
+			// instead of making a duplicate version.
+			latest, err := db.newestDatasetVersion(ctx, tx, v.Name)
 			if err != nil && loopml.ErrorCode(err) != loopml.ENOTFOUND {
 				return err
 			}
@@ -100,8 +106,8 @@ func (db *DB) CreateDatasetVersion(ctx context.Context, v *loopml.DatasetVersion
 			}
 			t := db.nowMs()
 			if _, err := tx.ExecContext(ctx, db.q(`INSERT INTO dataset_versions
-  (workspace, name, version, root, files, size_bytes, labels, profile_ref, schema_json, created_by, creation_timestamp)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), ws, v.Name, next, v.Root, v.Files, v.Size, labels, v.ProfileRef, v.Schema, who, t); err != nil {
+  (workspace, name, version, root, files, size_bytes, labels, profile_ref, schema_json, created_by, creation_timestamp, quarantined, validation)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), ws, v.Name, next, v.Root, v.Files, v.Size, labels, v.ProfileRef, v.Schema, who, t, v.Quarantined, v.Validation); err != nil {
 				if db.dialect.classify(err) == loopml.ECONFLICT {
 					return loopml.Errorf(loopml.ECONFLICT, "dataset %s: version %d was created concurrently", v.Name, next)
 				}
@@ -121,9 +127,27 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`), ws, v.Name, next, v.Root, v.Files, v
 	return out, created, nil
 }
 
-// latestDatasetVersion returns the newest live version of name, or
-// ENOTFOUND.
+// latestDatasetVersion returns the newest live version of name that is not
+// quarantined (what @latest means), or ENOTFOUND, saying so when every
+// live version is quarantined.
 func (db *DB) latestDatasetVersion(ctx context.Context, tx *sql.Tx, name string) (*loopml.DatasetVersion, error) {
+	row := tx.QueryRowContext(ctx, db.q(`SELECT `+datasetCols+` FROM dataset_versions
+WHERE workspace = ? AND name = ? AND deleted_timestamp = 0 AND NOT quarantined ORDER BY version DESC LIMIT 1`), loopml.WorkspaceFromContext(ctx), name)
+	v, err := scanDatasetVersion(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		newest, err := db.newestDatasetVersion(ctx, tx, name)
+		if err != nil {
+			return nil, err
+		}
+		return nil, loopml.Errorf(loopml.ENOTFOUND, "dataset %s has no version outside quarantine (v%d is quarantined; name it as %s@v%d or release it)",
+			name, newest.Version, name, newest.Version)
+	}
+	return v, err
+}
+
+// newestDatasetVersion returns the newest live version of name, quarantined
+// or not, or ENOTFOUND.
+func (db *DB) newestDatasetVersion(ctx context.Context, tx *sql.Tx, name string) (*loopml.DatasetVersion, error) {
 	row := tx.QueryRowContext(ctx, db.q(`SELECT `+datasetCols+` FROM dataset_versions
 WHERE workspace = ? AND name = ? AND deleted_timestamp = 0 ORDER BY version DESC LIMIT 1`), loopml.WorkspaceFromContext(ctx), name)
 	v, err := scanDatasetVersion(row)
@@ -175,7 +199,7 @@ func (db *DB) GetDatasetVersion(ctx context.Context, ref loopml.DatasetRef) (v *
 			err := tx.QueryRowContext(ctx, db.q(`SELECT version FROM dataset_tags WHERE workspace = ? AND name = ? AND tag = ?`),
 				ws, ref.Name, ref.Tag).Scan(&num)
 			if errors.Is(err, sql.ErrNoRows) {
-				if _, err := db.latestDatasetVersion(ctx, tx, ref.Name); err != nil {
+				if _, err := db.newestDatasetVersion(ctx, tx, ref.Name); err != nil {
 					return err
 				}
 				return loopml.Errorf(loopml.ENOTFOUND, "dataset %s has no tag %q", ref.Name, ref.Tag)
@@ -189,7 +213,7 @@ func (db *DB) GetDatasetVersion(ctx context.Context, ref loopml.DatasetRef) (v *
 			v, err = scanDatasetVersion(tx.QueryRowContext(ctx, db.q(`SELECT `+datasetCols+` FROM dataset_versions
 WHERE workspace = ? AND name = ? AND version = ? AND deleted_timestamp = 0`), ws, ref.Name, num))
 			if errors.Is(err, sql.ErrNoRows) {
-				if _, err := db.latestDatasetVersion(ctx, tx, ref.Name); err != nil {
+				if _, err := db.newestDatasetVersion(ctx, tx, ref.Name); err != nil {
 					return err
 				}
 				return loopml.Errorf(loopml.ENOTFOUND, "dataset %s has no version %d", ref.Name, num)
@@ -210,7 +234,8 @@ WHERE workspace = ? AND name = ? AND version = ? AND deleted_timestamp = 0`), ws
 // or of the one named (name != "").
 func (db *DB) datasetSummaries(ctx context.Context, tx *sql.Tx, name string) ([]*loopml.DatasetSummary, error) {
 	ws := loopml.WorkspaceFromContext(ctx)
-	q := `SELECT name, COUNT(*), MAX(version), MIN(creation_timestamp), MAX(creation_timestamp) FROM dataset_versions
+	// Latest skips quarantined versions (0 when every one is).
+	q := `SELECT name, COUNT(*), COALESCE(MAX(CASE WHEN quarantined THEN NULL ELSE version END), 0), MIN(creation_timestamp), MAX(creation_timestamp) FROM dataset_versions
 WHERE workspace = ? AND deleted_timestamp = 0`
 	args := []any{ws}
 	if name != "" {

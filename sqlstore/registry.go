@@ -145,10 +145,10 @@ func (db *DB) lookupVersion(ctx context.Context, tx *sql.Tx, name, version strin
 // workspace and principal come from ctx.
 func (db *DB) appendEvent(ctx context.Context, tx *sql.Tx, modelID int64, e loopml.RegistryEvent) error {
 	_, err := tx.ExecContext(ctx, db.q(`INSERT INTO registry_events
-  (event_time, workspace, principal, type, model_id, model_name, version, alias, from_version, to_version, from_stage, to_stage, reason)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+  (event_time, workspace, principal, type, model_id, model_name, version, alias, from_version, to_version, from_stage, to_stage, reason, endpoint, detail)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		e.Time, loopml.WorkspaceFromContext(ctx), loopml.PrincipalFromContext(ctx), e.Type, modelID, e.Model,
-		e.Version, e.Alias, e.FromVersion, e.ToVersion, e.FromStage, e.ToStage, e.Reason)
+		e.Version, e.Alias, e.FromVersion, e.ToVersion, e.FromStage, e.ToStage, e.Reason, e.Endpoint, e.Detail)
 	return err
 }
 
@@ -1203,7 +1203,7 @@ WHERE e.workspace = ? AND e.model_name = ? AND m.model_id IS NULL LIMIT 1`), loo
 			w.add("e.event_time <= ?", q.Until)
 		}
 		rows, err := tx.QueryContext(ctx, db.q(`SELECT e.event_id, e.event_time, e.workspace, e.principal, e.type, COALESCE(m.name, e.model_name),
-  e.version, e.alias, e.from_version, e.to_version, e.from_stage, e.to_stage, e.reason
+  e.version, e.alias, e.from_version, e.to_version, e.from_stage, e.to_stage, e.reason, e.endpoint, e.detail
 FROM registry_events e LEFT JOIN registered_models m ON m.model_id = e.model_id`+w.where()+` ORDER BY e.event_id LIMIT ?`), append(w.args, max)...)
 		if err != nil {
 			return err
@@ -1212,7 +1212,7 @@ FROM registry_events e LEFT JOIN registered_models m ON m.model_id = e.model_id`
 		for rows.Next() {
 			var e loopml.RegistryEvent
 			if err := rows.Scan(&e.ID, &e.Time, &e.Workspace, &e.Principal, &e.Type, &e.Model,
-				&e.Version, &e.Alias, &e.FromVersion, &e.ToVersion, &e.FromStage, &e.ToStage, &e.Reason); err != nil {
+				&e.Version, &e.Alias, &e.FromVersion, &e.ToVersion, &e.FromStage, &e.ToStage, &e.Reason, &e.Endpoint, &e.Detail); err != nil {
 				return err
 			}
 			out = append(out, e)

@@ -322,11 +322,11 @@ type hookFilter struct {
 }
 
 const eventCols = `e.event_id, e.event_time, e.workspace, e.principal, e.type, e.model_name, e.version, e.alias,
- e.from_version, e.to_version, e.from_stage, e.to_stage, e.reason`
+ e.from_version, e.to_version, e.from_stage, e.to_stage, e.reason, e.endpoint, e.detail`
 
 func eventDest(e *loopml.RegistryEvent) []any {
 	return []any{&e.ID, &e.Time, &e.Workspace, &e.Principal, &e.Type, &e.Model, &e.Version, &e.Alias,
-		&e.FromVersion, &e.ToVersion, &e.FromStage, &e.ToStage, &e.Reason}
+		&e.FromVersion, &e.ToVersion, &e.FromStage, &e.ToStage, &e.Reason, &e.Endpoint, &e.Detail}
 }
 
 // EnqueueWebhookDeliveries implements loopml.WebhookService. max 0 means

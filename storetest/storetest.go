@@ -46,6 +46,10 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 		{"Webhook", webhookTests},
 		{"WebhookConcurrency", webhookConcurrencyTests},
 		{"Dataset", datasetTests},
+		{"Endpoint", endpointTests},
+		{"Prediction", predictionTests},
+		{"DatasetValidation", datasetValidationTests},
+		{"Pipeline", pipelineTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
@@ -56,6 +60,31 @@ func Run(t *testing.T, open func(t *testing.T) Store) {
 			}
 		})
 	}
+}
+
+// RunDatasets runs only the Dataset group, against a loopml.DatasetService
+// that is not a whole Store (the HTTP client). open must return a new,
+// empty service and arrange its cleanup. The cases named in skip are
+// skipped, with the reason that the backend cannot support them (the HTTP
+// API, for one, carries no workspace).
+func RunDatasets(t *testing.T, open func(t *testing.T) loopml.DatasetService, skip ...string) {
+	for _, tc := range datasetTests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, s := range skip {
+				if s == tc.name {
+					t.Skipf("%s is not supported by this backend", tc.name)
+				}
+			}
+			tc.fn(t, datasetOnly{DatasetService: open(t)})
+		})
+	}
+}
+
+// datasetOnly is a Store whose only working part is its DatasetService;
+// the dataset tests use nothing else.
+type datasetOnly struct {
+	Store
+	loopml.DatasetService
 }
 
 type test struct {

@@ -27,6 +27,15 @@ type DataSource struct {
 	// userId/user_id, movieId/item_id, rating and timestamp by name. It
 	// must be zero for a MovieLens directory.
 	CSV learn.CSVOptions
+	// Ref names a version of the dataset registry (NAME@v3, NAME@tag,
+	// NAME@latest) to read instead of Path; a Path that names no file but
+	// reads as NAME@VERSION is taken as a Ref too. It needs Datasets.
+	Ref string
+	// File picks the file of a Ref's version (default: its ratings.csv,
+	// else its only CSV or TSV file).
+	File string
+	// Datasets resolves Ref (see dataref.go); nil: references fail.
+	Datasets DatasetResolver
 }
 
 // Dataset is loaded interaction data and how a run records it.
@@ -38,17 +47,21 @@ type Dataset struct {
 // datasetRefRE matches a dataset reference NAME@VERSION.
 var datasetRefRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*@v?[0-9]+$`)
 
-// LoadData reads src. Errors are EINVALID and name the path: a missing
-// file, an unknown column (wrapping learn.ErrUnknownColumn), a bad value,
-// no rows.
+// LoadData reads src: a file or directory, or a dataset version (Ref, see
+// DataSource), whose input then links the run to the version. Errors are
+// EINVALID and name the path: a missing file, an unknown column (wrapping
+// learn.ErrUnknownColumn), a bad value, no rows.
 func LoadData(ctx context.Context, src DataSource) (*Dataset, error) {
+	if ref, ok := src.datasetRef(); ok {
+		return loadDatasetRef(ctx, src, ref)
+	}
 	if src.Path == "" {
 		return nil, loopml.Errorf(loopml.EINVALID, "data: a file or directory path is required")
 	}
 	st, err := os.Stat(src.Path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) && datasetRefRE.MatchString(src.Path) {
-			return nil, loopml.Errorf(loopml.EINVALID, "data %q: no such file, and dataset references (NAME@VERSION) cannot be resolved yet; pass a CSV file or a MovieLens directory", src.Path)
+			return nil, loopml.Errorf(loopml.EINVALID, "data %q: no such file, and no dataset registry to resolve it as a dataset reference (NAME@VERSION); pass a CSV file or a MovieLens directory", src.Path)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, loopml.Errorf(loopml.EINVALID, "data %q: no such file or directory", src.Path)

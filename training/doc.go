@@ -5,7 +5,10 @@
 // and a signature (package mlmodel), uploads it under the run's artifacts at
 // "model/" and optionally registers it; Evaluate splits the data, fits,
 // scores the model and logs the metrics and a JSON report; Load reads a
-// package back into a learn.Model.
+// package back into a learn.Model. The tabular learners (linear, logistic)
+// take the same path with a table (TrainOptions.Target, Features, Exclude;
+// tabular.go) and load with LoadTabular; per-epoch metrics of the
+// iterative learners are logged as metric history (step = epoch).
 //
 // It is an engine: it imports the root package, learn and mlmodel (the only
 // siblings it may import), and gets the tracking services as root

@@ -29,6 +29,10 @@ type EvalOptions struct {
 	Experiment string // "" is the default experiment
 	RunName    string
 	UserID     string
+	// Target, Features, Exclude and Categorical configure the tabular
+	// learners, as in TrainOptions.
+	Target                         string
+	Features, Exclude, Categorical []string
 }
 
 // EvalReport is the JSON report Evaluate writes and returns.
@@ -40,6 +44,8 @@ type EvalReport struct {
 	Params  learn.Params       `json:"params"`
 	Split   learn.SplitOptions `json:"split"`
 	Metrics *learn.Report      `json:"metrics"`
+	// Tabular is a tabular learner's evaluation (Metrics is then nil).
+	Tabular *learn.TabularReport `json:"tabular,omitempty"`
 }
 
 // Evaluate loads o.Data, splits it, fits o.Learner on the training part
@@ -49,6 +55,9 @@ type EvalReport struct {
 // ndcg_at_10) and the report as eval/report.json. Bad options are EINVALID,
 // reported before any run is created.
 func Evaluate(ctx context.Context, o EvalOptions, deps Deps) (*EvalReport, error) {
+	if learn.IsTabular(o.Learner) {
+		return evaluateTabular(ctx, o, deps)
+	}
 	if err := deps.check(false); err != nil {
 		return nil, err
 	}
@@ -86,7 +95,7 @@ func Evaluate(ctx context.Context, o EvalOptions, deps Deps) (*EvalReport, error
 	}
 	rep := &EvalReport{RunID: rs.run.ID, Learner: o.Learner, Dataset: ds.Input.Dataset.Name, Digest: ds.Input.Dataset.Digest, Params: eff, Split: o.Split}
 	err = func() error {
-		ds.Input.Tags = []loopml.Tag{{Key: loopml.TagDatasetContext, Value: "evaluation"}}
+		ds.Input.Tags = append(ds.Input.Tags, loopml.Tag{Key: loopml.TagDatasetContext, Value: "evaluation"})
 		if err := deps.Runs.LogInputs(ctx, rs.run.ID, []loopml.DatasetInput{ds.Input}); err != nil {
 			return fmt.Errorf("log dataset input: %w", err)
 		}
@@ -102,7 +111,11 @@ func Evaluate(ctx context.Context, o EvalOptions, deps Deps) (*EvalReport, error
 		if err := deps.Runs.LogBatch(ctx, rs.run.ID, loopml.Batch{Params: params}); err != nil {
 			return fmt.Errorf("log params: %w", err)
 		}
-		r, _, err := learn.Evaluate(ctx, l, train, test, eff, o.Eval)
+		pctx, epochs := rs.epochLogger(ctx) // per-epoch metrics of the fit, step = epoch
+		r, _, err := learn.Evaluate(pctx, l, train, test, eff, o.Eval)
+		if ferr := epochs.flush(ctx); err == nil && ferr != nil {
+			return fmt.Errorf("log epoch metrics: %w", ferr)
+		}
 		if err != nil {
 			return invalid("evaluate "+o.Learner, err)
 		}

@@ -156,6 +156,9 @@ func Load(ctx context.Context, fsys fs.FS) (learn.Model, *mlmodel.MLmodel, error
 	if fl.FormatVersion != FormatVersion {
 		return nil, nil, loopml.Errorf(loopml.EINVALID, "model package: flavors.loopml.format_version %d is not supported (want %d)", fl.FormatVersion, FormatVersion)
 	}
+	if learn.IsTabular(fl.Learner) {
+		return nil, nil, loopml.Errorf(loopml.EINVALID, "model package: a %s model is tabular, not a recommender: load it with LoadTabular", fl.Learner)
+	}
 	blob, err := readFS(fsys, fl.ModelFile)
 	if err != nil {
 		return nil, nil, err

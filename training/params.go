@@ -31,8 +31,16 @@ func EffectiveParams(learner string, params learn.Params) (learn.Params, error) 
 		var o learn.ImplicitALSOptions
 		o, err = learn.ParseImplicitALSOptions(params)
 		p = o.Params()
+	case learn.KindLinear:
+		var o learn.LinearOptions
+		o, err = learn.ParseLinearOptions(params)
+		p = o.Params()
+	case learn.KindLogistic:
+		var o learn.LogisticOptions
+		o, err = learn.ParseLogisticOptions(params)
+		p = o.Params()
 	default:
-		return nil, loopml.Errorf(loopml.EINVALID, "learner %q: want one of %s", learner, strings.Join(learn.Learners(), ", "))
+		return nil, loopml.Errorf(loopml.EINVALID, "learner %q: want one of %s", learner, strings.Join(append(learn.Learners(), learn.TabularLearners()...), ", "))
 	}
 	if err != nil {
 		return nil, loopml.WrapError(loopml.EINVALID, err, "params: %v", err)

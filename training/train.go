@@ -87,6 +87,12 @@ type TrainOptions struct {
 	Register string
 	// TempDir holds the package while it is written ("" is os.TempDir()).
 	TempDir string
+	// Target, Features and Exclude configure the tabular learners (linear,
+	// logistic): the column to predict, the input columns (empty: all
+	// others but Exclude). Categorical names numeric-looking columns to
+	// one-hot encode (ids, codes). See tabular.go.
+	Target                         string
+	Features, Exclude, Categorical []string
 }
 
 // TrainResult is what Train produced.
@@ -106,6 +112,8 @@ type TrainResult struct {
 	Version string
 	// Model is the trained model, as the package holds it.
 	Model learn.Model
+	// Tabular is the trained model of a tabular learner (Model is then nil).
+	Tabular learn.TabularModel
 }
 
 // Train loads o.Data, fits o.Learner in a new tracking run and logs the
@@ -115,6 +123,9 @@ type TrainResult struct {
 // options (learner, params, data) are EINVALID and are reported before
 // any run is created.
 func Train(ctx context.Context, o TrainOptions, deps Deps) (*TrainResult, error) {
+	if learn.IsTabular(o.Learner) {
+		return trainTabular(ctx, o, deps)
+	}
 	if err := deps.check(o.Register != ""); err != nil {
 		return nil, err
 	}
@@ -137,7 +148,7 @@ func Train(ctx context.Context, o TrainOptions, deps Deps) (*TrainResult, error)
 	}
 	res := &TrainResult{RunID: rs.run.ID, ExperimentID: rs.run.ExperimentID, Params: eff}
 	err = func() error {
-		ds.Input.Tags = []loopml.Tag{{Key: loopml.TagDatasetContext, Value: "training"}}
+		ds.Input.Tags = append(ds.Input.Tags, loopml.Tag{Key: loopml.TagDatasetContext, Value: "training"})
 		if err := deps.Runs.LogInputs(ctx, rs.run.ID, []loopml.DatasetInput{ds.Input}); err != nil {
 			return fmt.Errorf("log dataset input: %w", err)
 		}
@@ -146,7 +157,11 @@ func Train(ctx context.Context, o TrainOptions, deps Deps) (*TrainResult, error)
 		}
 		log.Info("fitting", "rows", ds.Data.Len(), "users", ds.Data.Users.Len(), "items", ds.Data.Items.Len())
 		start := time.Now()
-		m, err := l.Fit(ctx, ds.Data, eff)
+		pctx, epochs := rs.epochLogger(ctx)
+		m, err := l.Fit(pctx, ds.Data, eff)
+		if ferr := epochs.flush(ctx); err == nil && ferr != nil {
+			return fmt.Errorf("log epoch metrics: %w", ferr)
+		}
 		if err != nil {
 			return invalid("fit "+o.Learner, err)
 		}
@@ -194,8 +209,8 @@ func Train(ctx context.Context, o TrainOptions, deps Deps) (*TrainResult, error)
 
 // trainingMetrics are the metrics logged after Fit: sizes and fit time,
 // RMSE and MAE on the training rows for rating models, and MF's epochs and
-// best validation RMSE. (learn exposes no per-epoch callback, so these are
-// final values at step 0.)
+// best validation RMSE, at step 0. Per-epoch values (learn.WithProgress)
+// are logged during Fit with step = epoch.
 func trainingMetrics(m learn.Model, d *learn.Interactions, fitSeconds float64) map[string]float64 {
 	out := map[string]float64{
 		"fit_seconds": fitSeconds,

@@ -85,6 +85,7 @@ type checker struct {
 	prof    *profile.Profile
 	files   []string
 	names   []string // every source started; unique positions pack an index into it (16 bits) and a line (48 bits)
+	perFile map[string]*profile.Profile
 	popts   profile.Options
 	numeric map[string]bool // reference kind per drift column
 }
@@ -215,6 +216,10 @@ func (c *checker) source(ctx context.Context, src profile.Source, name string) e
 		return err
 	}
 	c.files = append(c.files, name)
+	if c.perFile == nil {
+		c.perFile = map[string]*profile.Profile{}
+	}
+	c.perFile[name] = p
 	return c.prof.Merge(p)
 }
 
@@ -366,7 +371,7 @@ func num(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 func (c *checker) report() *Report {
 	p := c.prof
 	rep := &Report{Rules: c.rules.Name, Files: append([]string{}, c.files...), Rows: p.Rows(), BadRows: p.BadRows, Issues: p.Issues,
-		CheckedAt: c.opts.Now.UTC(), Profile: p, Results: []Result{}}
+		CheckedAt: c.opts.Now.UTC(), Profile: p, FileProfiles: c.perFile, Results: []Result{}}
 	add := func(res Result) {
 		if !res.Passed && res.Violations == 0 {
 			res.Violations = 1

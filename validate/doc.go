@@ -12,6 +12,7 @@
 // A complete example:
 //
 //	# Dataset-level rules.
+//	files: ["ratings*.csv"]       # optional: the files of a dataset version (globs)
 //	reference: ratings@3          # optional: the version drift is measured against
 //	row_count: {min: 1000, max: 5000000}
 //	required_columns: [userId, movieId, rating, timestamp]
@@ -74,9 +75,17 @@
 // the profile package's readers, every row is checked against the
 // row-level rules as it is read, and the rows are profiled in parallel;
 // memory is bounded by the profile sketches, the unique-value sets and
-// Options.MaxExamples examples per rule. Example line numbers count the
-// rows and the newlines inside their quoted cells, and resynchronise at
-// every malformed row; blank lines, which the readers skip, are not
-// counted, so in a file with blank lines the Line of a later row is low
-// by their number (Row, the data row number, is always exact).
+// Options.MaxExamples examples per rule. Example line numbers are the
+// physical line where the row starts, as the profile package's Reader
+// reports it (its Line method: the header, blank lines and newlines inside
+// quoted cells all count; for Parquet, the row number). For a [profile.Source]
+// without a Line method they are counted from the rows read and the
+// newlines in their cells, resynchronised at every malformed row, and are
+// then low by the number of blank lines before the row. Row, the data row
+// number, is always exact.
+//
+// [CheckInputs] reads several inputs as one table and reports an input
+// that cannot be read as an Issue instead of failing; [Rules.Selects]
+// applies the rules' files patterns for a caller that picks the inputs
+// (the dataset registry validates the selected files of a version).
 package validate

@@ -50,6 +50,11 @@ type Report struct {
 	Results []Result `json:"results"`
 	// Profile is the profile computed in the same pass (not encoded).
 	Profile *profile.Profile `json:"-"`
+	// FileProfiles holds the profile of each input read to its end, by
+	// name (not encoded), so a caller that also stores per-file profiles
+	// need not read the files again. Columns with a drift rule are binned
+	// on the reference's histogram edges.
+	FileProfiles map[string]*profile.Profile `json:"-"`
 }
 
 // Result is the outcome of one rule on one column (Column is empty for

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,11 @@ const MaxRulesSize = 1 << 20
 type Rules struct {
 	// Name labels the rules file in error messages.
 	Name string `json:"name,omitempty"`
+	// Files optionally selects the files of a dataset version the rules
+	// apply to: glob patterns (path.Match) on the file's path within the
+	// version or on its base name. Empty means every tabular file. Check
+	// and CheckFiles ignore it: the caller selects (see [Rules.Selects]).
+	Files []string `json:"files,omitempty"`
 	// Reference optionally names the dataset version drift rules compare
 	// against (for example "ratings@3"); the caller resolves it and passes
 	// its profile as [Options.Reference].
@@ -115,6 +121,24 @@ func Load(r io.Reader, name string) (*Rules, error) {
 		return nil, err
 	}
 	return rules, nil
+}
+
+// Selects reports whether the rules apply to the file at slash-separated
+// path p: Files is empty, or one of its patterns matches p or p's base
+// name.
+func (r *Rules) Selects(p string) bool {
+	if len(r.Files) == 0 {
+		return true
+	}
+	for _, pat := range r.Files {
+		if ok, _ := path.Match(pat, p); ok {
+			return true
+		}
+		if ok, _ := path.Match(pat, path.Base(p)); ok {
+			return true
+		}
+	}
+	return false
 }
 
 type loader struct{ name string }
@@ -239,10 +263,18 @@ func (p *loader) list(n *yaml.Node, where string) ([]string, error) {
 }
 
 func (p *loader) rules(n *yaml.Node, r *Rules) error {
-	known := []string{"reference", "row_count", "required_columns", "freshness", "columns"}
+	known := []string{"files", "reference", "row_count", "required_columns", "freshness", "columns"}
 	return p.mapping(n, "rules", known, func(key string, k, v *yaml.Node) error {
 		var err error
 		switch key {
+		case "files":
+			if r.Files, err = p.list(v, key); err == nil {
+				for i, pat := range r.Files {
+					if _, perr := path.Match(pat, ""); perr != nil {
+						return p.errf(v.Content[i], "files[%d]: bad pattern %q", i, pat)
+					}
+				}
+			}
 		case "reference":
 			r.Reference, err = p.str(v, key)
 		case "row_count":

@@ -288,7 +288,7 @@ func TestDeliverSigned(t *testing.T) {
 		if err := json.Unmarshal(reqs[0].body, &raw); err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range strings.Fields("id type time workspace principal model version alias from_version to_version from_stage to_stage reason webhook_id delivery_id attempt") {
+		for _, k := range strings.Fields("id type time workspace principal model version alias from_version to_version from_stage to_stage reason endpoint detail webhook_id delivery_id attempt") {
 			if _, ok := raw[k]; !ok {
 				t.Fatalf("payload lacks %q: %s", k, reqs[0].body)
 			}
@@ -300,6 +300,60 @@ func TestDeliverSigned(t *testing.T) {
 			if as := attempts(t, db, d.ID); len(as) != 1 || as[0].ResponseCode != http.StatusNoContent || as[0].Error != "" || as[0].Owner == "" {
 				t.Fatalf("attempts of delivery %d: %+v", d.ID, as)
 			}
+		}
+	})
+}
+
+// TestEndpointEventPayload checks that endpoint events carry the endpoint
+// name and the event's JSON detail, and other events an empty endpoint and
+// a null detail.
+func TestEndpointEventPayload(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, dsn string) {
+		db := open(t, dsn)
+		rc := newReceiver(t, status(http.StatusOK))
+		h := createHook(t, db, loopml.Webhook{Name: "ep", URL: rc.srv.URL, Model: "m",
+			Events: []string{loopml.EventModelCreated, loopml.EventEndpointCreated}})
+		start(t, &webhook.Dispatcher{Store: db})
+		createModel(t, db, "m")
+		e := &loopml.Endpoint{Name: "recs", Targets: []loopml.EndpointTarget{{Model: "models:/m@champion", Weight: 3}}}
+		if err := db.CreateEndpoint(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "two deliveries", finished(t, db, h.ID, 2))
+		byType := map[string]request{}
+		for _, r := range rc.requests() {
+			byType[r.p.Type] = r
+		}
+		ep, ok := byType[loopml.EventEndpointCreated]
+		if !ok {
+			t.Fatalf("no %s delivery among %d requests", loopml.EventEndpointCreated, len(rc.requests()))
+		}
+		if ep.p.Endpoint != "recs" || ep.p.Model != "m" {
+			t.Fatalf("endpoint payload: endpoint %q model %q, want recs m", ep.p.Endpoint, ep.p.Model)
+		}
+		var detail struct {
+			Targets []loopml.EndpointTarget `json:"targets"`
+		}
+		if err := json.Unmarshal(ep.p.Detail, &detail); err != nil {
+			t.Fatalf("detail %s: %v", ep.p.Detail, err)
+		}
+		if want := e.Targets; !slices.Equal(detail.Targets, want) {
+			t.Fatalf("detail targets %+v, want %+v", detail.Targets, want)
+		}
+		// On the wire the detail is a JSON object, not a string.
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal(ep.body, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if d := string(raw["detail"]); !strings.HasPrefix(d, "{") {
+			t.Fatalf("wire detail %s, want a JSON object", d)
+		}
+		mc := byType[loopml.EventModelCreated]
+		if err := json.Unmarshal(mc.body, &raw); err != nil {
+			t.Fatal(err)
+		}
+		if mc.p.Endpoint != "" || string(raw["detail"]) != "null" || string(raw["endpoint"]) != `""` {
+			t.Fatalf("model_created payload has endpoint/detail: %s", mc.body)
 		}
 	})
 }

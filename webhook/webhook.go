@@ -87,9 +87,16 @@ type Payload struct {
 	FromStage   string `json:"from_stage"`
 	ToStage     string `json:"to_stage"`
 	Reason      string `json:"reason"`
-	WebhookID   string `json:"webhook_id"`
-	DeliveryID  int64  `json:"delivery_id"`
-	Attempt     int    `json:"attempt"`
+	// Endpoint is the serving endpoint of an endpoint or rollout event
+	// (loopml.EndpointEventTypes), "" otherwise.
+	Endpoint string `json:"endpoint"`
+	// Detail is the JSON detail of an endpoint or rollout event (targets
+	// and weights, and the metrics a rollout decision was based on) as a
+	// JSON value; null for other events.
+	Detail     json.RawMessage `json:"detail"`
+	WebhookID  string          `json:"webhook_id"`
+	DeliveryID int64           `json:"delivery_id"`
+	Attempt    int             `json:"attempt"`
 }
 
 // NewPayload returns the payload of a task.
@@ -98,9 +105,23 @@ func NewPayload(t loopml.WebhookTask) Payload {
 	return Payload{
 		ID: e.ID, Type: e.Type, Time: e.Time, Workspace: e.Workspace, Principal: e.Principal,
 		Model: e.Model, Version: e.Version, Alias: e.Alias, FromVersion: e.FromVersion, ToVersion: e.ToVersion,
-		FromStage: e.FromStage, ToStage: e.ToStage, Reason: e.Reason,
+		FromStage: e.FromStage, ToStage: e.ToStage, Reason: e.Reason, Endpoint: e.Endpoint, Detail: detailJSON(e.Detail),
 		WebhookID: t.Webhook.ID, DeliveryID: t.Delivery.ID, Attempt: t.Attempt,
 	}
+}
+
+// detailJSON is an event's detail as a JSON value: nil (null) when empty,
+// and a JSON string when it is not valid JSON, so that a payload always
+// marshals.
+func detailJSON(s string) json.RawMessage {
+	switch {
+	case s == "":
+		return nil
+	case json.Valid([]byte(s)):
+		return json.RawMessage(s)
+	}
+	b, _ := json.Marshal(s)
+	return b
 }
 
 // Defaults of the Dispatcher's zero-valued fields.

@@ -40,6 +40,16 @@ type Config struct {
 	ShutdownTimeout   time.Duration // how long in-flight requests get on SIGINT/SIGTERM
 	SQLiteSynchronous string        // SQLite synchronous pragma: "" (NORMAL), NORMAL, FULL, EXTRA
 	Endpoints         string        // serving endpoints YAML file; "" serves no models
+
+	// The serving gateway's prediction log (prediction_log.go).
+	PredictionLogSample    float64       // fraction of requests logged; 0 turns logging off
+	PredictionLogMaxBytes  int64         // bytes kept of each request's inputs and outputs
+	PredictionLogQueue     int           // predictions waiting to be written before new ones are dropped
+	PredictionLogRetention time.Duration // predictions older than this are deleted; 0 keeps them
+
+	// Server-side pipelines (pipelines_server.go).
+	PipelineConcurrency int           // pipeline runs executed at once; 0 runs none
+	PipelineLease       time.Duration // how long a claimed run lasts without a heartbeat
 }
 
 // DefaultHome is the home directory when neither --home nor LOOPML_HOME is
@@ -58,6 +68,13 @@ func DefaultConfig() Config {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ShutdownTimeout:   30 * time.Second,
+
+		PredictionLogSample:    1,
+		PredictionLogMaxBytes:  64 << 10,
+		PredictionLogQueue:     8192,
+		PredictionLogRetention: 30 * 24 * time.Hour,
+		PipelineConcurrency:    1,
+		PipelineLease:          30 * time.Second,
 	}
 }
 
@@ -142,6 +159,12 @@ func (c Config) Validate() error {
 	case "", "OFF", "NORMAL", "FULL", "EXTRA":
 	default:
 		return loopml.Errorf(loopml.EINVALID, "sqlite-synchronous %q must be OFF, NORMAL, FULL or EXTRA", c.SQLiteSynchronous)
+	}
+	if err := c.validatePredictionLog(); err != nil {
+		return err
+	}
+	if c.PipelineLease < time.Second {
+		return loopml.Errorf(loopml.EINVALID, "pipeline-lease must be at least 1s, got %s", c.PipelineLease)
 	}
 	return nil
 }
@@ -231,6 +254,8 @@ var settings = []setting{
 	durationSetting("shutdown-timeout", "on SIGINT/SIGTERM, how long in-flight requests may take to finish", func(c *Config) *time.Duration { return &c.ShutdownTimeout }),
 	stringSetting("sqlite-synchronous", "SQLite synchronous pragma: NORMAL (default; survives a process crash) or FULL (also survives power loss)", func(c *Config) *string { return &c.SQLiteSynchronous }),
 	stringSetting("endpoints", "serving endpoints YAML file (see loopml serve --help): models are served on the same port under /v2, /endpoints and /invocations", func(c *Config) *string { return &c.Endpoints }),
+	predictionLogSettings[0], predictionLogSettings[1], predictionLogSettings[2], predictionLogSettings[3],
+	pipelineSettings[0], pipelineSettings[1],
 }
 
 // configFileEnv names the config file when --config is not given.

@@ -22,13 +22,17 @@ func newDataCommand(getenv func(string) (string, bool)) *cobra.Command {
 		Short: "Version datasets: add files, list, show, restore, diff, tag and profile versions",
 		Long: `Datasets are named, immutable, content-addressed versions of files. A
 reference is NAME (the latest version), NAME@latest, NAME@v3 (or NAME@3) or
-NAME@tag. The data commands work on the local home; a tracking server does
-not serve datasets yet.`,
+NAME@tag. The data commands work on the local home, or through a tracking
+server (--tracking-uri): metadata over loopml's dataset API, files through
+its artifact proxy; the index that lets re-adds skip unchanged files stays
+on this machine.`,
 	}
 	data.AddCommand(
 		newDataAddCommand(getenv), newDataListCommand(getenv), newDataShowCommand(getenv),
 		newDataVersionsCommand(getenv), newDataGetCommand(getenv), newDataDiffCommand(getenv),
 		newDataTagCommand(getenv), newDataRmCommand(getenv), newDataProfileCommand(getenv),
+		newDataValidateCommand(getenv), newDataValidationsCommand(getenv), newDataRulesCommand(getenv),
+		newDataQuarantineCommand(getenv, false), newDataQuarantineCommand(getenv, true),
 	)
 	return data
 }
@@ -39,8 +43,8 @@ type dataEnv struct {
 	deps datasets.Deps
 }
 
-// openData opens the local home's store and artifact store; datasets are
-// not served over a tracking URI yet.
+// openData opens the dataset registry and the artifact store: the local
+// home's, or a tracking server's.
 func openData(ctx context.Context, o clientOptions, getenv func(string) (string, bool), create bool, stderr io.Writer) (*dataEnv, error) {
 	svc, err := openServices(ctx, o, getenv, create)
 	if err != nil {
@@ -48,7 +52,7 @@ func openData(ctx context.Context, o clientOptions, getenv func(string) (string,
 	}
 	if svc.datasets == nil || svc.blobs == nil {
 		svc.close()
-		return nil, loopml.Errorf(loopml.ENOTIMPLEMENTED, "datasets over --tracking-uri / %s are not supported yet: unset it to use the local home (--home)", trackingURIEnv)
+		return nil, loopml.Errorf(loopml.ENOTIMPLEMENTED, "this tracking server connection has no dataset registry (--tracking-uri / %s)", trackingURIEnv)
 	}
 	return &dataEnv{svc: svc, deps: datasets.Deps{
 		Store: svc.datasets, Artifacts: svc.blobs, IndexDir: svc.indexDir,
@@ -69,12 +73,15 @@ type datasetVersionView struct {
 	Schema            json.RawMessage   `json:"schema,omitempty"`
 	CreatedBy         string            `json:"created_by,omitempty"`
 	CreationTimestamp int64             `json:"creation_timestamp"`
+	Quarantined       bool              `json:"quarantined,omitempty"`
+	Validation        string            `json:"validation,omitempty"`
 }
 
 func newDatasetVersionView(v *loopml.DatasetVersion) datasetVersionView {
 	view := datasetVersionView{
 		Name: v.Name, Version: v.Version, Root: v.Root, Files: v.Files, Size: v.Size, Labels: v.Labels,
 		Tags: slices.Clone(v.Tags), ProfileRef: v.ProfileRef, CreatedBy: v.CreatedBy, CreationTimestamp: v.CreationTimestamp,
+		Quarantined: v.Quarantined, Validation: v.Validation,
 	}
 	if v.Schema != "" {
 		view.Schema = json.RawMessage(v.Schema)

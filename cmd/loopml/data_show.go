@@ -25,8 +25,12 @@ func newDataShowCommand(getenv func(string) (string, bool)) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			usedBy := datasetUsers(cmd.Context(), env, v, cmd.ErrOrStderr())
 			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), newDatasetVersionView(v))
+				return writeJSON(cmd.OutOrStdout(), struct {
+					datasetVersionView
+					UsedBy []datasetRunView `json:"used_by_runs,omitempty"`
+				}{newDatasetVersionView(v), usedBy})
 			}
 			w := cmd.OutOrStdout()
 			tw := newTable(w)
@@ -38,7 +42,13 @@ func newDataShowCommand(getenv func(string) (string, bool)) *cobra.Command {
 			fmt.Fprintf(tw, "Labels:\t%s\n", fmtLabels(v.Labels))
 			fmt.Fprintf(tw, "Tags:\t%s\n", orDash(strings.Join(v.Tags, ",")))
 			fmt.Fprintf(tw, "Profile:\t%s\n", orDash(v.ProfileRef))
+			if v.Validation != "" || v.Quarantined {
+				fmt.Fprintf(tw, "Validation:\t%s\n", validationStatusLine(cmd.Context(), env, v))
+			}
 			fmt.Fprintf(tw, "Created:\t%s by %s\n", fmtTime(v.CreationTimestamp), orDash(v.CreatedBy))
+			if len(usedBy) > 0 {
+				fmt.Fprintf(tw, "Used by:\t%s\n", fmtDatasetRuns(usedBy))
+			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}

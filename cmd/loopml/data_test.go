@@ -143,7 +143,7 @@ func TestDataErrors(t *testing.T) {
 		{[]string{"data", "rm", "notes@latest"}, loopml.EINVALID, "explicitly"},
 		{[]string{"data", "profile", "notes"}, loopml.ENOTFOUND, "no tabular file"},
 		{[]string{"data", "diff", "notes", "nope@v1"}, loopml.ENOTFOUND, "nope"},
-		{[]string{"data", "ls", "--tracking-uri", "http://127.0.0.1:1"}, loopml.ENOTIMPLEMENTED, "not supported yet"},
+		{[]string{"data", "ls", "--tracking-uri", "http://127.0.0.1:1"}, loopml.EUNAVAILABLE, "127.0.0.1:1"},
 	} {
 		_, err := dataCLI(t, home, tc.args...)
 		if loopml.ErrorCode(err) != tc.code || !strings.Contains(loopml.ErrorMessage(err), tc.msg) {

@@ -32,14 +32,28 @@ func newDataVersionsCommand(getenv func(string) (string, bool)) *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), views)
 			}
 			tw := newTable(cmd.OutOrStdout())
-			fmt.Fprintln(tw, "VERSION\tFILES\tSIZE\tROOT\tTAGS\tLABELS\tCREATED")
+			fmt.Fprintln(tw, "VERSION\tFILES\tSIZE\tROOT\tTAGS\tLABELS\tVALIDATION\tCREATED")
 			for _, v := range views {
-				fmt.Fprintf(tw, "v%d\t%d\t%s\t%s\t%s\t%s\t%s\n", v.Version, v.Files, fmtBytes(v.Size), shortRoot(v.Root),
-					orDash(strings.Join(v.Tags, ",")), fmtLabels(v.Labels), fmtTime(v.CreationTimestamp))
+				fmt.Fprintf(tw, "v%d\t%d\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Version, v.Files, fmtBytes(v.Size), shortRoot(v.Root),
+					orDash(strings.Join(v.Tags, ",")), fmtLabels(v.Labels), fmtVersionValidation(v), fmtTime(v.CreationTimestamp))
 			}
 			return tw.Flush()
 		},
 	}
 	addClientFlags(cmd, &o)
 	return cmd
+}
+
+// fmtVersionValidation is the VALIDATION cell of a version: the status of
+// its latest validation ("-" if never validated), and "quarantined" when it
+// is kept out of @latest.
+func fmtVersionValidation(v datasetVersionView) string {
+	s := v.Validation
+	if v.Quarantined {
+		if s != "" {
+			s += ","
+		}
+		s += "quarantined"
+	}
+	return orDash(s)
 }

@@ -27,13 +27,16 @@ func newEvalCommand(getenv func(string) (string, bool)) *cobra.Command {
 		Use:   "eval LEARNER",
 		Short: "Evaluate a built-in learner on a train/test split and log the metrics",
 		Long: `Split --data into train and test sets (--split random, user-time or time),
-fit LEARNER (` + strings.Join(learn.Learners(), ", ") + `) on the training set and score it on
+fit LEARNER (` + strings.Join(append(learn.Learners(), learn.TabularLearners()...), ", ") + `) on the training set and score it on
 the test set: RMSE and MAE of the predicted ratings, and precision, recall,
 NDCG, MAP, hit rate and catalogue coverage of the top --k recommendations.
 The metrics are logged to a new tracking run and the full report is written
-as its eval/report.json artifact.`,
+as its eval/report.json artifact. The tabular learners (linear, logistic;
+--target, --features or --exclude) split rows at random and report RMSE,
+MAE and R² (linear) or log-loss, accuracy and AUC (logistic).`,
 		Example: `  loopml eval mf --data ratings.csv --split user-time --test-fraction 0.2 --seed 42
-  loopml eval implicit-als --data ratings.csv --k 20 --params factors=32 -o json`,
+  loopml eval implicit-als --data ratings.csv --k 20 --params factors=32 -o json
+  loopml eval logistic --data deliveries.csv --target late --exclude delivery_minutes --test-fraction 0.2 --seed 42`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src, params, err := d.source()
@@ -63,11 +66,13 @@ as its eval/report.json artifact.`,
 			if err != nil {
 				return err
 			}
+			src.Datasets = newDatasetResolver(svc, cmd.ErrOrStderr())
 			rep, err := training.Evaluate(cmd.Context(), training.EvalOptions{
 				Learner: args[0], Data: src, Params: params,
 				Split:      learn.SplitOptions{Method: learn.SplitMethod(split), TestFraction: testFraction, Seed: seed},
 				Eval:       learn.EvalOptions{K: k, RelevanceThreshold: threshold, IncludeSeen: includeSeen, Workers: workers},
 				Experiment: d.experiment, RunName: d.runName, UserID: currentUser(getenv),
+				Target: d.target, Features: d.features, Exclude: d.exclude, Categorical: d.categorical,
 			}, deps)
 			if err != nil {
 				if rep != nil && rep.RunID != "" {
@@ -98,6 +103,9 @@ as its eval/report.json artifact.`,
 // printEvalTable prints the report without its timings, so that the same
 // seeds print the same table.
 func printEvalTable(out interface{ Write([]byte) (int, error) }, rep *training.EvalReport) error {
+	if rep.Tabular != nil {
+		return printTabularEval(out, rep)
+	}
 	r := rep.Metrics
 	w := newTable(out)
 	fmt.Fprintf(w, "Run:\t%s\n", rep.RunID)

@@ -21,6 +21,7 @@ func newExampleCommand() *cobra.Command {
 	mv := &cobra.Command{Use: "movies", Short: "Synthetic MovieLens-shaped movie ratings"}
 	mv.AddCommand(newExampleMoviesGenerateCommand())
 	example.AddCommand(mv)
+	example.AddCommand(newExampleDeliveryCommand())
 	return example
 }
 

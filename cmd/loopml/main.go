@@ -27,7 +27,7 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "Error:", userMessage(err))
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
 }
 
@@ -75,14 +75,18 @@ registered models, locally or over HTTP.`,
 	runs := &cobra.Command{Use: "runs", Short: "List, show and compare runs"}
 	runs.AddCommand(newRunsListCommand(getenv), newRunsShowCommand(getenv), newRunsCompareCommand(getenv))
 	bench := &cobra.Command{Use: "bench", Short: "Load generators"}
-	bench.AddCommand(newBenchTrackingCommand())
+	bench.AddCommand(newBenchTrackingCommand(), newBenchServingCommand(), newBenchBaselineCommand())
 
 	root.AddCommand(newServerCommand(getenv), newVersionCommand(), experiments, runs, newModelsCommand(getenv), bench)
 	root.AddCommand(newTrainCommand(getenv))
 	root.AddCommand(newEvalCommand(getenv))
 	root.AddCommand(newExampleCommand())
 	root.AddCommand(newWebhooksCommand(getenv))
+	root.AddCommand(newEndpointsCommand(getenv))
 	root.AddCommand(newServeCommand(getenv))
+	root.AddCommand(newPredictCommand(getenv))
 	root.AddCommand(newDataCommand(getenv))
+	root.AddCommand(newRunCommand(getenv), newCacheCommand(getenv))
+	root.AddCommand(newPipelinesCommand(getenv))
 	return root
 }

@@ -91,6 +91,17 @@ func TestServerEndToEnd(t *testing.T) {
 	if strings.HasSuffix(url, ":0") {
 		t.Fatalf("printed address %s is not the real port", url)
 	}
+	// With no endpoints the serving gateway has nothing to load: ready.
+	for _, p := range []string{"/ping", "/v2/health/ready"} {
+		resp, err := http.Get(url + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s without endpoints: %d, want 200", p, resp.StatusCode)
+		}
+	}
 
 	// The Go client over HTTP.
 	c := httpapi.NewClient(url, nil)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/loopml/loopml"
@@ -22,6 +23,9 @@ type eventView struct {
 	FromStage   string `json:"from_stage,omitempty"`
 	ToStage     string `json:"to_stage,omitempty"`
 	Reason      string `json:"reason,omitempty"`
+	// Endpoint and Detail are set for endpoint and rollout events.
+	Endpoint string          `json:"endpoint,omitempty"`
+	Detail   json.RawMessage `json:"detail,omitempty"`
 }
 
 // allEvents reads every event of model (and alias, when set) page by page.
@@ -119,7 +123,10 @@ func newModelsHistoryCommand(getenv func(string) (string, bool)) *cobra.Command 
 				views[i] = eventView{
 					ID: e.ID, Time: e.Time, Principal: e.Principal, Type: e.Type, Model: e.Model, Version: e.Version,
 					Alias: e.Alias, FromVersion: e.FromVersion, ToVersion: e.ToVersion, FromStage: e.FromStage,
-					ToStage: e.ToStage, Reason: e.Reason,
+					ToStage: e.ToStage, Reason: e.Reason, Endpoint: e.Endpoint,
+				}
+				if json.Valid([]byte(e.Detail)) {
+					views[i].Detail = json.RawMessage(e.Detail)
 				}
 			}
 			if o.output == "json" {
@@ -129,7 +136,7 @@ func newModelsHistoryCommand(getenv func(string) (string, bool)) *cobra.Command 
 			fmt.Fprintln(tw, "ID\tTIME\tEVENT\tVERSION\tALIAS\tCHANGE\tBY\tREASON")
 			for _, e := range views {
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, fmtTime(e.Time), e.Type, orDash(e.Version),
-					orDash(e.Alias), fmtChange(e), orDash(e.Principal), orDash(e.Reason))
+					orDash(e.Alias), fmtChange(e), orDash(e.Principal), orDash(endpointReason(e)))
 			}
 			return tw.Flush()
 		},
@@ -139,4 +146,22 @@ func newModelsHistoryCommand(getenv func(string) (string, bool)) *cobra.Command 
 	f.StringVar(&alias, "alias", "", "only events of this alias (e.g. champion)")
 	f.StringVar(&at, "at", "", "with --alias: print which version the alias held at this time (RFC 3339 or epoch ms)")
 	return cmd
+}
+
+// endpointReason is the REASON column of an event: for endpoint and
+// rollout events, the endpoint and the targets (or the reason) too.
+func endpointReason(e eventView) string {
+	if e.Endpoint == "" {
+		return e.Reason
+	}
+	s := "endpoint " + e.Endpoint
+	var d struct {
+		Targets []loopml.EndpointTarget `json:"targets"`
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	} else if json.Unmarshal(e.Detail, &d) == nil && len(d.Targets) > 0 {
+		s += ": " + fmtTargets(d.Targets)
+	}
+	return s
 }

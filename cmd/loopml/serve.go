@@ -31,6 +31,11 @@ type serveOptions struct {
 	logLevel    string
 	logFormat   string
 	shutdown    time.Duration
+	// prediction log
+	logSample   float64
+	logMaxBytes string
+	logQueue    int
+	logStore    string
 }
 
 func newServeCommand(getenv func(string) (string, bool)) *cobra.Command {
@@ -57,17 +62,26 @@ target that follows an alias, a stage or "latest" is re-resolved every
 Routes: GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}[/versions/{v}][/ready],
 POST /v2/models/{name}[/versions/{v}]/infer (OIP v2), POST /endpoints/{name}/invocations
 and /invocations (MLflow scoring: JSON or text/csv), POST /endpoints/{name}/recommend
-({"user_id", "k", "exclude_seen"}), GET /endpoints (status), GET /ping.
+({"user_id", "k", "exclude_seen"}), POST /endpoints/{name}/feedback ({"request_id",
+"label"|"reward"}), GET /endpoints (status), GET /ping, GET /metrics (Prometheus).
+
+Every request is logged (asynchronously; --prediction-log-*) into the home's
+store or --prediction-log-store; a full queue drops predictions, never requests.
 
 The same endpoints can be served by "loopml server --endpoints FILE", on the
-tracking server's port.`,
+tracking server's port.
+
+The endpoints stored in the home or on the tracking server ("loopml endpoints
+create") are served too, and followed within a second (weights, targets,
+rollouts): a serving-only replica. -f is then optional; a stored endpoint
+named like one of the file is an error at start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runServe(cmd.Context(), o, getenv, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.file, "file", "f", "", "endpoints YAML file [env "+endpointsEnv+"]")
+	f.StringVarP(&o.file, "file", "f", "", "endpoints YAML file, served besides the stored endpoints [env "+endpointsEnv+"]")
 	f.StringVar(&o.addr, "addr", "127.0.0.1:5001", "address to listen on (host:port; port 0 picks a free port)")
 	f.StringVar(&o.trackingURI, "tracking-uri", "", "http(s) URL of a loopml tracking server to read the registry and packages from; when unset, the local home is opened [env "+trackingURIEnv+"]")
 	f.StringVar(&o.home, "home", "", "loopml home directory, used when no tracking URI is set (default "+DefaultHome+") [env "+homeEnv+"]")
@@ -76,6 +90,11 @@ tracking server's port.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
+	def := DefaultConfig()
+	f.Float64Var(&o.logSample, "prediction-log-sample", def.PredictionLogSample, "fraction of requests logged to the prediction log, 0 to 1 (0 turns logging off)")
+	f.StringVar(&o.logMaxBytes, "prediction-log-max-bytes", formatBytes(def.PredictionLogMaxBytes), "bytes of each request's inputs and of its outputs kept in the prediction log")
+	f.IntVar(&o.logQueue, "prediction-log-queue", def.PredictionLogQueue, "predictions waiting to be written; when full, new ones are dropped (counted)")
+	f.StringVar(&o.logStore, "prediction-log-store", "", "metadata store DSN to log predictions into (e.g. the tracking server's postgres://...); default: the local home's store, none with --tracking-uri")
 	return cmd
 }
 
@@ -83,9 +102,6 @@ tracking server's port.`,
 func runServe(ctx context.Context, o serveOptions, getenv func(string) (string, bool), stdout, stderr io.Writer) error {
 	if o.file == "" {
 		o.file, _ = getenv(endpointsEnv)
-	}
-	if o.file == "" {
-		return loopml.Errorf(loopml.EINVALID, "file: an endpoints YAML file is required (-f FILE or %s)", endpointsEnv)
 	}
 	maxBody, err := parseBytes(o.maxBody)
 	if err != nil || maxBody <= 0 {
@@ -103,8 +119,17 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) (string, 
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return loopml.Errorf(loopml.EINVALID, "addr %q must be host:port (e.g. 127.0.0.1:5001): %v", o.addr, err)
 	}
-	specs, err := serving.ReadEndpointsFile(o.file)
+	var specs []serving.EndpointSpec
+	if o.file != "" {
+		if specs, err = serving.ReadEndpointsFile(o.file); err != nil {
+			return err
+		}
+	}
+	logMax, err := parseBytes(o.logMaxBytes)
 	if err != nil {
+		return loopml.Errorf(loopml.EINVALID, "prediction-log-max-bytes: %v", err)
+	}
+	if err := (Config{PredictionLogSample: o.logSample, PredictionLogMaxBytes: logMax, PredictionLogQueue: o.logQueue}).validatePredictionLog(); err != nil {
 		return err
 	}
 	logger := newLogger(Config{LogLevel: o.logLevel, LogFormat: o.logFormat}, stderr)
@@ -117,17 +142,37 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) (string, 
 	if poll == 0 {
 		poll = -1 // the flag's 0 disables; the Gateway's 0 is the default
 	}
-	gw := &serving.Gateway{Registry: svc.registry, Artifacts: svc.artifacts, Logger: logger.With("component", "serving"), PollInterval: poll, MaxBodyBytes: maxBody}
+	predLog, closeLog, err := servePredictionLog(ctx, o.logStore, svc.registry, logger)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	reg, _ := newMetrics()
+	gw := &serving.Gateway{Registry: svc.registry, Artifacts: svc.artifacts, Logger: logger.With("component", "serving"), PollInterval: poll, MaxBodyBytes: maxBody,
+		PredictionLog: predictionLogConfig(predLog, o.logSample, logMax, o.logQueue), Metrics: reg}
 	defer gw.Close()
 	if err := gw.Load(ctx, specs); err != nil {
 		return fmt.Errorf("load endpoints from %s: %w", o.file, err)
 	}
+	// Also serve the stored endpoints (loopml endpoints create), following
+	// every change within a second: a serving-only replica.
+	storeSync, err := syncStoredEndpoints(ctx, gw, o.file, svc.endpoints, logger)
+	if err != nil {
+		return err
+	}
+	if len(gw.Status()) == 0 {
+		return loopml.Errorf(loopml.EINVALID, "file: nothing to serve: an endpoints YAML file is required (-f FILE or %s) when the store has no endpoints (loopml endpoints create)", endpointsEnv)
+	}
+	syncCtx, stopSync := context.WithCancel(ctx)
+	syncDone := make(chan struct{})
+	go func() { defer close(syncDone); storeSync.Run(syncCtx) }()
+	defer func() { stopSync(); <-syncDone }() // before the store closes
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return loopml.Errorf(loopml.EINVALID, "addr %s: %v", o.addr, err)
 	}
 	hs := &http.Server{
-		Handler:           gw.Handler(),
+		Handler:           withMetrics(gw.Handler(), reg),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
@@ -167,12 +212,20 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) (string, 
 // malformed file is an error; targets that fail to load are logged and
 // retried by the gateway's poll (the endpoint answers 503 meanwhile), so
 // the tracking server starts even before a model is registered.
-func startServing(ctx context.Context, file string, maxBody int64, reg loopml.ModelRegistry, arts serving.ArtifactReader, logger *slog.Logger) (*serving.Gateway, error) {
-	specs, err := serving.ReadEndpointsFile(file)
-	if err != nil {
-		return nil, err
+// configure functions set further Gateway fields (prediction log,
+// metrics) before the endpoints load.
+func startServing(ctx context.Context, file string, maxBody int64, reg loopml.ModelRegistry, arts serving.ArtifactReader, logger *slog.Logger, configure ...func(*serving.Gateway)) (*serving.Gateway, error) {
+	var specs []serving.EndpointSpec
+	if file != "" { // "": the stored endpoints only (syncStoredEndpoints)
+		var err error
+		if specs, err = serving.ReadEndpointsFile(file); err != nil {
+			return nil, err
+		}
 	}
 	gw := &serving.Gateway{Registry: reg, Artifacts: arts, Logger: logger.With("component", "serving"), MaxBodyBytes: maxBody}
+	for _, f := range configure {
+		f(gw)
+	}
 	if err := gw.Load(ctx, specs); err != nil {
 		logger.Warn("some serving targets did not load; they are retried in the background", "endpoints", file, "err", err)
 	}

@@ -17,6 +17,9 @@ import (
 	"github.com/loopml/loopml/blobstore"
 	"github.com/loopml/loopml/httpapi"
 	"github.com/loopml/loopml/mlmodel"
+	"github.com/loopml/loopml/pipeline"
+	"github.com/loopml/loopml/rollout"
+	"github.com/loopml/loopml/serving"
 	"github.com/loopml/loopml/sqlstore"
 	"github.com/loopml/loopml/webhook"
 	"github.com/prometheus/client_golang/prometheus"
@@ -151,20 +154,50 @@ func runServer(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err e
 		Runs:         db,
 		Registry:     db,
 		Webhooks:     db,
+		Endpoints:    db,
+		Predictions:  db,
+		Datasets:     db,
 		Packages:     &mlmodel.Inspector{Artifacts: arts},
 		Artifacts:    arts,
 		Logger:       logger,
 		Metrics:      reg,
 		MaxBodyBytes: cfg.MaxBodyBytes,
+
+		// Dataset validation: results, attached rules (vetted by the
+		// validate package's parser) and quarantine.
+		DatasetValidations: db,
+		CheckDatasetRules:  checkDatasetRules,
+
+		// Server-side pipeline runs and triggers (pipelines_server.go).
+		Pipelines:            db,
+		CheckPipelineSource:  pipeline.CheckSource,
+		CheckPipelineTrigger: pipeline.CheckTrigger,
 	})
 	handler := api.Handler()
-	if cfg.Endpoints != "" {
-		gw, err := startServing(ctx, cfg.Endpoints, cfg.MaxBodyBytes, db, arts, logger)
-		if err != nil {
-			return err
-		}
-		defer gw.Close()
-		handler = withServing(handler, gw.Handler())
+	// The gateway serves the stored endpoints (followed every second) and
+	// those of --endpoints, on this port.
+	gw, err := startServing(ctx, "", cfg.MaxBodyBytes, db, arts, logger, func(g *serving.Gateway) {
+		g.PredictionLog = predictionLogConfig(db, cfg.PredictionLogSample, cfg.PredictionLogMaxBytes, cfg.PredictionLogQueue)
+		g.Metrics = reg
+	})
+	if err != nil {
+		return err
+	}
+	defer gw.Close()
+	storeSync, err := syncStoredEndpoints(ctx, gw, cfg.Endpoints, db, logger)
+	if err != nil {
+		return err
+	}
+	traffic := &serving.TrafficStats{}
+	handler = withServing(handler, traffic.Handler(gw.Handler()))
+	latestEvent, err := db.LatestRegistryEventID(ctx)
+	if err != nil {
+		return err
+	}
+	endpointsBg := endpointBackground{
+		sync: storeSync, gw: gw, events: db, after: latestEvent, logger: logger.With("component", "serving"),
+		ctl: &rollout.Controller{Endpoints: db, Registry: db, Stats: fallbackStats{log: db, local: traffic, logger: logger},
+			Health: gw, Logger: logger.With("component", "rollout")},
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -190,11 +223,18 @@ func runServer(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err e
 	background.Add(1)
 	go func() {
 		defer background.Done()
+		runPredictionRetention(bgCtx, db, cfg.PredictionLogRetention, logger.With("component", "prediction-log"))
+	}()
+	background.Add(1)
+	go func() {
+		defer background.Done()
 		d := &webhook.Dispatcher{Store: db, Events: db, Logger: logger.With("component", "webhook")}
 		if err := d.Run(bgCtx); err != nil {
 			logger.Error("webhook dispatcher stopped", "err", err)
 		}
 	}()
+	endpointsBg.start(bgCtx, &background)
+	startPipelineScheduler(bgCtx, cfg, db, arts, "http://"+ln.Addr().String(), logger.With("component", "pipelines"), &background)
 	defer func() {
 		stopBackground()
 		background.Wait()

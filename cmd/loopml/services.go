@@ -51,8 +51,12 @@ type services struct {
 	artifacts artifactSource
 	// webhooks manages webhooks: the Client over HTTP, or the store.
 	webhooks httpapi.WebhookAdmin
-	// datasets, blobs and indexDir back the data commands; they are set
-	// only for a local home (nil over HTTP: no dataset API yet).
+	// endpoints manages serving endpoints and rollouts: the Client over
+	// HTTP, or the store.
+	endpoints endpointAdmin
+	// datasets, blobs and indexDir back the data commands: the store and
+	// the local artifact store, or over HTTP the Client and the server's
+	// artifact proxy (the cas index stays on this machine either way).
 	datasets loopml.DatasetService
 	blobs    loopml.ArtifactStore
 	indexDir string
@@ -102,7 +106,8 @@ func openServices(ctx context.Context, o clientOptions, getenv func(string) (str
 		c := httpapi.NewClient(uri, &http.Client{Timeout: 5 * time.Minute})
 		return &services{
 			experiments: c, runs: c, registry: c,
-			aliasAt: c.AliasAt, lineage: c.ModelLineage, artifacts: proxyArtifacts{c}, webhooks: c,
+			aliasAt: c.AliasAt, lineage: c.ModelLineage, artifacts: proxyArtifacts{c}, webhooks: c, endpoints: c,
+			datasets: c, blobs: c.Artifacts(), indexDir: remoteIndexDir(o, getenv),
 			close: func() error { return nil },
 		}, nil
 	}
@@ -148,6 +153,7 @@ func openServices(ctx context.Context, o clientOptions, getenv func(string) (str
 		},
 		artifacts: arts,
 		webhooks:  db,
+		endpoints: localEndpoints{db, db},
 		datasets:  db,
 		blobs:     arts,
 		indexDir:  filepath.Join(home, "index"),

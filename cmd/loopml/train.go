@@ -19,14 +19,18 @@ import (
 // read them, shared by train and eval.
 type dataFlags struct {
 	data                                 string
+	dataFile                             string // with --data NAME@VERSION
 	userCol, itemCol, ratingCol, timeCol string
 	params                               []string
 	experiment, runName                  string
+	target                               string   // tabular learners
+	features, exclude, categorical       []string // tabular learners
 }
 
 func addDataFlags(cmd *cobra.Command, d *dataFlags) {
 	f := cmd.Flags()
-	f.StringVar(&d.data, "data", "", "interactions: a CSV file (userId,movieId,rating,timestamp or user_id,item_id,rating,timestamp recognised by name) or a MovieLens directory (required)")
+	f.StringVar(&d.data, "data", "", "interactions: a CSV file (userId,movieId,rating,timestamp or user_id,item_id,rating,timestamp recognised by name) a MovieLens directory, or a dataset version NAME@v3 / NAME@tag / NAME@latest (required)")
+	f.StringVar(&d.dataFile, "data-file", "", "with --data NAME@VERSION: the file of the dataset version to read (default: its ratings.csv, else its only CSV/TSV file)")
 	f.StringVar(&d.userCol, "user-col", "", "name of the user column (default: recognised by name)")
 	f.StringVar(&d.itemCol, "item-col", "", "name of the item column (default: recognised by name)")
 	f.StringVar(&d.ratingCol, "rating-col", "", "name of the rating column (default: recognised by name; none means implicit feedback)")
@@ -34,6 +38,10 @@ func addDataFlags(cmd *cobra.Command, d *dataFlags) {
 	f.StringSliceVar(&d.params, "params", nil, "learner hyperparameter key=value (repeat or separate with commas)")
 	f.StringVar(&d.experiment, "experiment", "", "experiment name, created when missing (default: the Default experiment)")
 	f.StringVar(&d.runName, "run-name", "", "name of the tracking run (default: generated)")
+	f.StringVar(&d.target, "target", "", "linear/logistic: the column to predict (required for them)")
+	f.StringSliceVar(&d.features, "features", nil, "linear/logistic: the input columns (default: all but --target and --exclude)")
+	f.StringSliceVar(&d.exclude, "exclude", nil, "linear/logistic: columns to leave out of the default features")
+	f.StringSliceVar(&d.categorical, "categorical", nil, "linear/logistic: numeric-looking columns to one-hot encode (ids, codes)")
 }
 
 // source returns the data source and the parsed params, or an error naming
@@ -46,7 +54,7 @@ func (d dataFlags) source() (training.DataSource, learn.Params, error) {
 	if err != nil {
 		return training.DataSource{}, nil, loopml.WrapError(loopml.EINVALID, err, "--%s", loopml.ErrorMessage(err))
 	}
-	return training.DataSource{Path: d.data, CSV: learn.CSVOptions{
+	return training.DataSource{Path: d.data, File: d.dataFile, CSV: learn.CSVOptions{
 		UserColumn: d.userCol, ItemColumn: d.itemCol, RatingColumn: d.ratingCol, TimeColumn: d.timeCol,
 	}}, p, nil
 }
@@ -65,7 +73,7 @@ func flagError(err error) error {
 			}
 		}
 	}
-	for _, prefix := range []string{"params", "data"} {
+	for _, prefix := range []string{"params", "data", "target", "features", "exclude", "categorical"} {
 		if strings.HasPrefix(msg, prefix) {
 			return loopml.WrapError(loopml.EINVALID, err, "--%s", msg)
 		}
@@ -152,7 +160,7 @@ func newTrainCommand(getenv func(string) (string, bool)) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "train LEARNER",
 		Short: "Train a built-in learner in a tracking run and log the model package",
-		Long: `Train LEARNER (` + strings.Join(learn.Learners(), ", ") + `) on --data in a new
+		Long: `Train LEARNER (` + strings.Join(append(learn.Learners(), learn.TabularLearners()...), ", ") + `) on --data in a new
 tracking run: the effective hyperparameters are logged as params, the
 training metrics as metrics, the data file as the run's dataset input, and
 the model package (MLmodel with the loopml flavor, model.bin,
@@ -160,7 +168,8 @@ input_example.json) as the run's "model" artifact. With --register the
 package becomes the next version of that registered model.`,
 		Example: `  loopml train mf --data ratings.csv --params factors=16,epochs=20 --experiment movies --register recommender
   loopml train implicit-als --data events.csv --user-col uid --item-col sku --params alpha=20
-  loopml train popularity --data ../shared/data/movielens-latest-small --tracking-uri http://localhost:5000`,
+  loopml train popularity --data ../shared/data/movielens-latest-small --tracking-uri http://localhost:5000
+  loopml train linear --data deliveries.csv --target delivery_minutes --exclude late --params l2=0.001 --register eta`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			src, params, err := d.source()
@@ -176,9 +185,11 @@ package becomes the next version of that registered model.`,
 			if err != nil {
 				return err
 			}
+			src.Datasets = newDatasetResolver(svc, cmd.ErrOrStderr())
 			res, err := training.Train(cmd.Context(), training.TrainOptions{
 				Learner: args[0], Data: src, Params: params, Experiment: d.experiment,
 				RunName: d.runName, UserID: currentUser(getenv), Register: register,
+				Target: d.target, Features: d.features, Exclude: d.exclude, Categorical: d.categorical,
 			}, deps)
 			if err != nil {
 				if res != nil {
