@@ -21,18 +21,20 @@ const (
 	UsesPopularity  = "loopml/popularity"
 	UsesMF          = "loopml/mf"
 	UsesImplicitALS = "loopml/implicit-als"
+	UsesLinear      = "loopml/linear"
+	UsesLogistic    = "loopml/logistic"
 	UsesEval        = "loopml/eval"
 )
 
 // Builtins lists the built-in steps a stage can name in uses.
 func Builtins() []string {
-	return []string{UsesPopularity, UsesMF, UsesImplicitALS, UsesEval}
+	return []string{UsesPopularity, UsesMF, UsesImplicitALS, UsesLinear, UsesLogistic, UsesEval}
 }
 
 // builtinKeys are the with: inputs of each kind of built-in step.
 var (
-	trainWithKeys = []string{"data", "params", "out", "metrics"}
-	evalWithKeys  = []string{"learner", "data", "params", "split", "test_fraction", "seed", "k", "metrics", "model", "train", "test"}
+	trainWithKeys = []string{"data", "params", "out", "metrics", "target", "features", "exclude", "categorical"}
+	evalWithKeys  = []string{"learner", "data", "params", "split", "test_fraction", "seed", "k", "metrics", "model", "train", "test", "target", "features", "exclude", "categorical"}
 )
 
 // builtinDefaults checks a uses: stage's with inputs, and adds its data
@@ -110,7 +112,7 @@ func (p *parser) builtinDefaults(st *Stage, base string, line int) {
 	addPath("metrics", "metrics/"+safe+".json", &st.Metrics)
 	if st.Uses == UsesEval && !scoreModel {
 		if l, _ := st.With["learner"].(string); l == "" {
-			p.el.add(line, "stage %q: with.learner is required for %s (popularity, mf or implicit-als)", base, st.Uses)
+			p.el.add(line, "stage %q: with.learner is required for %s (popularity, mf, implicit-als, linear or logistic)", base, st.Uses)
 		}
 	}
 }
@@ -207,6 +209,7 @@ func (r *runner) runBuiltin(ctx context.Context, ss *stageState) error {
 	case UsesEval:
 		o := training.EvalOptions{Learner: fmt.Sprint(st.With["learner"]), Data: src, Params: learnParams(st.With["params"]),
 			Experiment: r.spec.Experiment, RunName: st.Name, UserID: r.opts.UserID}
+		o.Target, o.Features, o.Exclude, o.Categorical = tabularWith(st.With)
 		o.Split.Method = learn.SplitRandom
 		if s, ok := st.With["split"].(string); ok {
 			o.Split.Method = learn.SplitMethod(s)
@@ -226,16 +229,21 @@ func (r *runner) runBuiltin(ctx context.Context, ss *stageState) error {
 		if err != nil {
 			return stageErr(st, err)
 		}
-		metrics = training.ReportMetrics(rep.Metrics)
+		if rep.Tabular != nil {
+			metrics = rep.Tabular.Metrics
+		} else {
+			metrics = training.ReportMetrics(rep.Metrics)
+		}
 	default:
 		out := filepath.Join(r.spec.Dir, filepath.FromSlash(st.With["out"].(string)))
 		if err := os.RemoveAll(out); err != nil {
 			return err
 		}
 		tee := &teeUploader{up: r.deps.Artifacts, prefix: ss.artRoot + "/" + training.ModelArtifactPath + "/", dir: out}
-		res, err := training.Train(ctx, training.TrainOptions{Learner: strings.TrimPrefix(st.Uses, "loopml/"), Data: src,
-			Params: learnParams(st.With["params"]), Experiment: r.spec.Experiment, RunName: st.Name, UserID: r.opts.UserID},
-			training.Deps{Experiments: r.deps.Experiments, Runs: runs, Artifacts: tee})
+		to := training.TrainOptions{Learner: strings.TrimPrefix(st.Uses, "loopml/"), Data: src,
+			Params: learnParams(st.With["params"]), Experiment: r.spec.Experiment, RunName: st.Name, UserID: r.opts.UserID}
+		to.Target, to.Features, to.Exclude, to.Categorical = tabularWith(st.With)
+		res, err := training.Train(ctx, to, training.Deps{Experiments: r.deps.Experiments, Runs: runs, Artifacts: tee})
 		if err != nil {
 			return stageErr(st, err)
 		}
@@ -370,4 +378,31 @@ func writeMetrics(path string, metrics map[string]float64) error {
 // stageErr prefixes err's message with the stage, keeping its code.
 func stageErr(st *Stage, err error) error {
 	return loopml.WrapError(loopml.ErrorCode(err), err, "stage %s: %s", st.Name, loopml.ErrorMessage(err))
+}
+
+// tabularWith reads the tabular learners' inputs of a uses: stage: the
+// target column and the feature, excluded and categorical column lists (a
+// YAML list or a comma-separated string).
+func tabularWith(with map[string]any) (target string, features, exclude, categorical []string) {
+	target, _ = with["target"].(string)
+	list := func(key string) []string {
+		switch v := with[key].(type) {
+		case string:
+			var out []string
+			for _, f := range strings.Split(v, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					out = append(out, f)
+				}
+			}
+			return out
+		case []any:
+			out := make([]string, 0, len(v))
+			for _, x := range v {
+				out = append(out, fmt.Sprint(x))
+			}
+			return out
+		}
+		return nil
+	}
+	return target, list("features"), list("exclude"), list("categorical")
 }
