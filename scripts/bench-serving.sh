@@ -10,11 +10,12 @@
 #   2. latency at 80% of loopml's peak with `loopml bench serving --rate`
 #      (open loop, constant rate);
 #   3. recommend top-10 over the 10,000 items: peak requests/s;
-#   4. how many predictions were logged or dropped (/metrics).
+#   4. how many predictions were logged or dropped (/metrics);
+#   5. champion swaps under full load: failed requests and p99 vs steady.
 # Queue-full degradation (a deliberately slow store) is a Go benchmark:
 #   go test -run '^$' -bench 'LoggedHandler' ./serving
 #
-#   scripts/bench-serving.sh            (~2 minutes)
+#   scripts/bench-serving.sh            (~3 minutes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -37,7 +38,7 @@ endpoints:
     targets: ["models:/recs@champion"]
     default: true
 YAML
-"$bin" serve -f "$work/endpoints.yaml" --home "$home" --addr 127.0.0.1:5091 --log-level warn >"$work/serve.log" 2>&1 &
+"$bin" serve -f "$work/endpoints.yaml" --home "$home" --addr 127.0.0.1:5091 --log-level info >"$work/serve.log" 2>&1 &
 pids+=($!)
 "$bin" bench baseline --addr 127.0.0.1:5099 >"$work/baseline.log" 2>&1 &
 pids+=($!)
@@ -70,9 +71,28 @@ echo "## 2. open loop at 80% of loopml's peak: $rate req/s"
 "$bin" bench serving --url http://127.0.0.1:5091 --path /invocations --body "$inv" --rate "$rate" --connections 64 --duration "${dur}s"
 "$bin" bench serving --url http://127.0.0.1:5099 --path /invocations --body "$inv" --rate "$rate" --connections 64 --duration "${dur}s"
 
+gopeak() { # url -> requests/s, closed loop with loopml's own generator
+	"$bin" bench serving --url "${1%/*}" --path "/${1##*/}" --body "$inv" --connections "$conns" --duration "${dur}s" -o json |
+		sed 's/.*"throughput":\([0-9.]*\).*/\1/' | cut -d. -f1
+}
+echo "## 2b. the same with loopml's generator for both phases (peak and open loop)"
+gb=$(gopeak http://127.0.0.1:5099/invocations)
+gl=$(gopeak http://127.0.0.1:5091/invocations)
+echo "closed loop, loopml bench serving: baseline $gb req/s, loopml $gl req/s, ratio $(( 100 * gl / gb ))%"
+grate=$(( 8 * gl / 10 ))
+"$bin" bench serving --url http://127.0.0.1:5091 --path /invocations --body "$inv" --rate "$grate" --connections 64 --duration "${dur}s"
+
 echo "## 3. recommend top-10 over 10,000 items"
 r=$(peak http://127.0.0.1:5091/endpoints/recs/recommend "$rec")
 echo "recommend: $r req/s"
+
+echo "## 5. champion swaps under full load (closed loop, ${conns} connections, 20 s; the alias moves 3 times)"
+"$bin" train mf --data "$work/movies/ratings.csv" --register recs --home "$home" --params factors=48 >/dev/null
+"$bin" bench serving --url http://127.0.0.1:5091 --path /invocations --body "$inv" --connections "$conns" --duration 20s | sed 's/^/steady: /'
+(for v in 2 1 2; do sleep 5; "$bin" models alias set recs champion "$v" --home "$home" >/dev/null; done) &
+"$bin" bench serving --url http://127.0.0.1:5091 --path /invocations --body "$inv" --connections "$conns" --duration 20s | sed 's/^/swaps:  /'
+wait $! 2>/dev/null || true
+echo "swaps seen by the gateway: $(grep -c 'model swapped' "$work/serve.log" || true)"
 
 echo "## 4. prediction log"
 curl -s http://127.0.0.1:5091/metrics | grep -E '^loopml_serving_(prediction_log|requests_total)'
