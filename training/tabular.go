@@ -243,23 +243,7 @@ func trainTabular(ctx context.Context, o TrainOptions, deps Deps) (*TrainResult,
 		if err != nil {
 			return err
 		}
-		if err := uploadDir(ctx, deps.Artifacts, dir, rs.storeRoot+"/"+ModelArtifactPath, info.Files); err != nil {
-			return fmt.Errorf("upload model package: %w", err)
-		}
-		res.Digest, res.SizeBytes = info.Digest, info.Size
-		res.ModelURI = strings.TrimRight(rs.run.ArtifactURI, "/") + "/" + ModelArtifactPath
-		log.Info("model logged", "run_id", rs.run.ID, "uri", res.ModelURI, "digest", info.Digest)
-		if o.Register != "" {
-			v, err := register(ctx, deps.Registry, &loopml.ModelVersion{
-				Name: o.Register, Source: res.ModelURI, RunID: rs.run.ID,
-				Signature: mlmodel.SignatureJSON(mm.Signature), SizeBytes: info.Size, Digest: info.Digest,
-			})
-			if err != nil {
-				return fmt.Errorf("register model %q: %w", o.Register, err)
-			}
-			res.Version = v.Version
-		}
-		return nil
+		return publishPackage(ctx, deps, rs, dir, info, mm, o.Register, res, log)
 	}()
 	if ferr := rs.finish(ctx, err); ferr != nil && err == nil {
 		err = ferr

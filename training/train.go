@@ -180,23 +180,7 @@ func Train(ctx context.Context, o TrainOptions, deps Deps) (*TrainResult, error)
 		if err != nil {
 			return err
 		}
-		if err := uploadDir(ctx, deps.Artifacts, dir, rs.storeRoot+"/"+ModelArtifactPath, info.Files); err != nil {
-			return fmt.Errorf("upload model package: %w", err)
-		}
-		res.Digest, res.SizeBytes = info.Digest, info.Size
-		res.ModelURI = strings.TrimRight(rs.run.ArtifactURI, "/") + "/" + ModelArtifactPath
-		log.Info("model logged", "run_id", rs.run.ID, "uri", res.ModelURI, "digest", info.Digest)
-		if o.Register != "" {
-			v, err := register(ctx, deps.Registry, &loopml.ModelVersion{
-				Name: o.Register, Source: res.ModelURI, RunID: rs.run.ID,
-				Signature: mlmodel.SignatureJSON(mm.Signature), SizeBytes: info.Size, Digest: info.Digest,
-			})
-			if err != nil {
-				return fmt.Errorf("register model %q: %w", o.Register, err)
-			}
-			res.Version = v.Version
-		}
-		return nil
+		return publishPackage(ctx, deps, rs, dir, info, mm, o.Register, res, log)
 	}()
 	if ferr := rs.finish(ctx, err); ferr != nil && err == nil {
 		err = ferr
@@ -205,6 +189,30 @@ func Train(ctx context.Context, o TrainOptions, deps Deps) (*TrainResult, error)
 		return res, err
 	}
 	return res, nil
+}
+
+// publishPackage uploads the package written in dir as the model artifact
+// of rs's run, fills res's digest, size and model URI, and registers the
+// package as a new version of the model named register when it is set.
+func publishPackage(ctx context.Context, deps Deps, rs *runState, dir string, info mlmodel.PackageInfo, mm *mlmodel.MLmodel, register string, res *TrainResult, log *slog.Logger) error {
+	if err := uploadDir(ctx, deps.Artifacts, dir, rs.storeRoot+"/"+ModelArtifactPath, info.Files); err != nil {
+		return fmt.Errorf("upload model package: %w", err)
+	}
+	res.Digest, res.SizeBytes = info.Digest, info.Size
+	res.ModelURI = strings.TrimRight(rs.run.ArtifactURI, "/") + "/" + ModelArtifactPath
+	log.Info("model logged", "run_id", rs.run.ID, "uri", res.ModelURI, "digest", info.Digest)
+	if register == "" {
+		return nil
+	}
+	v, err := registerVersion(ctx, deps.Registry, &loopml.ModelVersion{
+		Name: register, Source: res.ModelURI, RunID: rs.run.ID,
+		Signature: mlmodel.SignatureJSON(mm.Signature), SizeBytes: info.Size, Digest: info.Digest,
+	})
+	if err != nil {
+		return fmt.Errorf("register model %q: %w", register, err)
+	}
+	res.Version = v.Version
+	return nil
 }
 
 // trainingMetrics are the metrics logged after Fit: sizes and fit time,
@@ -356,7 +364,7 @@ func (rs *runState) finish(ctx context.Context, cause error) error {
 // register creates model v.Name when missing and then version v, which
 // carries the package's signature, size and digest (a server that inspects
 // packages recomputes them).
-func register(ctx context.Context, reg loopml.ModelRegistry, v *loopml.ModelVersion) (*loopml.ModelVersion, error) {
+func registerVersion(ctx context.Context, reg loopml.ModelRegistry, v *loopml.ModelVersion) (*loopml.ModelVersion, error) {
 	if _, err := reg.GetRegisteredModel(ctx, v.Name); loopml.ErrorCode(err) == loopml.ENOTFOUND {
 		err = reg.CreateRegisteredModel(ctx, &loopml.RegisteredModel{Name: v.Name})
 		if err != nil && loopml.ErrorCode(err) != loopml.ECONFLICT { // ECONFLICT: created concurrently
