@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 )
@@ -122,13 +123,19 @@ func EvaluateModel(ctx context.Context, m Model, train, test *Interactions, o Ev
 			rep.ColdStartUsers++
 		}
 	}
+	// Users in a fixed order and per-user metrics summed in that order:
+	// the report is the same to the last bit whatever the map iteration
+	// and worker scheduling (a half-way value such as 0.16875 must not
+	// round differently from run to run).
+	slices.Sort(users)
 	type acc struct{ p, r, ndcg, ap, hit float64 }
 	lists := make([][]string, len(users))
-	sums := make([]acc, workers(o.Workers))
+	per := make([]acc, len(users))
+	nworkers := workers(o.Workers)
 	var wg sync.WaitGroup
 	var next int
 	var mu sync.Mutex
-	for g := range sums {
+	for range nworkers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -147,7 +154,7 @@ func EvaluateModel(ctx context.Context, m Model, train, test *Interactions, o Ev
 				}
 				lists[n] = ids
 				rel := relevant[users[n]]
-				s := &sums[g]
+				s := &per[n]
 				s.p += PrecisionAt(o.K, ids, rel)
 				s.r += RecallAt(o.K, ids, rel)
 				s.ndcg += NDCGAt(o.K, ids, rel)
@@ -161,7 +168,7 @@ func EvaluateModel(ctx context.Context, m Model, train, test *Interactions, o Ev
 		return nil, err
 	}
 	var t acc
-	for _, s := range sums {
+	for _, s := range per {
 		t.p, t.r, t.ndcg, t.ap, t.hit = t.p+s.p, t.r+s.r, t.ndcg+s.ndcg, t.ap+s.ap, t.hit+s.hit
 	}
 	rep.RankedUsers = len(users)
