@@ -570,7 +570,23 @@ stages:
 
 // TestPythonExample runs examples/pipeline-python: Python stages that log
 // into their stage runs through MLFLOW_TRACKING_URI / MLFLOW_RUN_ID.
+//
+// When Debian's python3 has scikit-learn (package python3-sklearn) it runs
+// the stages, so that train.py fits with sklearn; LOOPML_TEST_SKLEARN=1
+// (set by .ci/run after installing python3-sklearn) makes that required.
 func TestPythonExample(t *testing.T) {
+	wantSklearn := os.Getenv("LOOPML_TEST_SKLEARN") == "1"
+	if err := exec.Command("/usr/bin/python3", "-c", "import sklearn").Run(); err == nil {
+		// Put Debian's interpreter first on PATH (a pyenv or venv python3
+		// does not see Debian's dist-packages).
+		bin := t.TempDir()
+		if err := os.Symlink("/usr/bin/python3", filepath.Join(bin, "python3")); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	} else if wantSklearn {
+		t.Fatalf("LOOPML_TEST_SKLEARN=1 but /usr/bin/python3 cannot import sklearn: %v", err)
+	}
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 not found: skipping the Python pipeline example")
 	}
@@ -607,6 +623,9 @@ func TestPythonExample(t *testing.T) {
 		t.Errorf("param fitted_with = %q", fitted)
 	}
 	if fitted == "stdlib" {
+		if wantSklearn {
+			t.Errorf("train.py used its standard-library fit, want scikit-learn (LOOPML_TEST_SKLEARN=1)")
+		}
 		t.Log("scikit-learn is not installed: train.py used its standard-library fit")
 	}
 	if res.Stage("register").Version != "1" {
