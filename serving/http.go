@@ -215,7 +215,7 @@ func (g *Gateway) pick(ep *endpoint, r *http.Request) (*loaded, error) {
 	if l := g.route(ep, r); l != nil {
 		return l, nil
 	}
-	return nil, loopml.Errorf(loopml.EUNAVAILABLE, "endpoint %q is not ready: no model version is loaded", ep.spec.Name)
+	return nil, loopml.Errorf(loopml.EUNAVAILABLE, "endpoint %q is not ready: no model version is loaded%s", ep.spec.Name, ep.loadErrors())
 }
 
 func setVersionHeaders(w http.ResponseWriter, l *loaded) {
@@ -292,7 +292,7 @@ func (g *Gateway) handleModelMetadata(w http.ResponseWriter, r *http.Request) {
 		versions = []string{v}
 	}
 	if first == nil {
-		g.writeOIPError(w, r, loopml.Errorf(loopml.EUNAVAILABLE, "endpoint %q is not ready: no model version is loaded", ep.spec.Name))
+		g.writeOIPError(w, r, loopml.Errorf(loopml.EUNAVAILABLE, "endpoint %q is not ready: no model version is loaded%s", ep.spec.Name, ep.loadErrors()))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -550,4 +550,21 @@ func statusJSON(st []EndpointStatus) []map[string]any {
 		out = append(out, map[string]any{"name": e.Name, "ready": e.Ready, "default": e.Default, "targets": ts})
 	}
 	return out
+}
+
+// loadErrors is the last load or resolve error of each target of ep that
+// has one, in parentheses (e.g. " (target models:/recs@champion: Registered
+// Model with name=recs not found)"), or "" when none has: the reason a
+// not-ready endpoint gives its callers.
+func (ep *endpoint) loadErrors() string {
+	var msgs []string
+	for _, t := range ep.targets {
+		if e := t.lastErr.Load(); e != nil {
+			msgs = append(msgs, "target "+t.spec.Model+": "+*e)
+		}
+	}
+	if len(msgs) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(msgs, "; ") + ")"
 }

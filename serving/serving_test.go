@@ -452,8 +452,9 @@ func TestReadinessAndRuntimes(t *testing.T) {
 			t.Errorf("GET %s: %d, want 503", path, resp.StatusCode)
 		}
 	}
-	if resp, out := do(t, "POST", srv.URL+"/endpoints/later/recommend", "application/json", `{"user_id": "1"}`); resp.StatusCode != 503 || !strings.Contains(fmt.Sprint(out["message"]), "not ready") {
-		t.Errorf("unready endpoint: %d %v, want 503", resp.StatusCode, out)
+	if resp, out := do(t, "POST", srv.URL+"/endpoints/later/recommend", "application/json", `{"user_id": "1"}`); resp.StatusCode != 503 || !strings.Contains(fmt.Sprint(out["message"]), "not ready") ||
+		!strings.Contains(fmt.Sprint(out["message"]), "target models:/recs@later: ") {
+		t.Errorf("unready endpoint: %d %v, want 503 naming the target and why it is not loaded", resp.StatusCode, out)
 	}
 	// Replace the sklearn endpoint, set the alias: Refresh makes it ready.
 	if err := e.db.SetAlias(ctx, "recs", "later", "1"); err != nil {
