@@ -42,6 +42,9 @@ type dialect interface {
 	// writeMetrics appends points of one run and upserts its latest values
 	// (one row per key, sorted by key id; seq unused) with the Latest rule.
 	writeMetrics(ctx context.Context, tx *sql.Tx, runPK int64, pts, latest []metricRow) error
+	// writePredictions inserts logged predictions, ignoring those already
+	// stored (see prediction.go).
+	writePredictions(ctx context.Context, tx *sql.Tx, rows []predictionRow) error
 	// lockRegistry serialises model registry writes: it is called first in
 	// every registry write transaction and holds until its end, so that
 	// concurrent alias moves are applied one after the other and registry
@@ -77,7 +80,9 @@ func nullableFloat(v float64) any {
 type sqliteDialect struct {
 	mu    sync.Mutex
 	stmts map[int]*sql.Stmt // multi-row metric INSERTs by row count
-	wdb   *sql.DB
+	// predStmts are the multi-row prediction INSERTs by row count.
+	predStmts map[int]*sql.Stmt
+	wdb       *sql.DB
 }
 
 func (*sqliteDialect) name() string                { return "sqlite" }
@@ -157,6 +162,14 @@ func (d *sqliteDialect) prepare(ctx context.Context) error {
 		}
 		d.stmts[n] = st
 	}
+	d.predStmts = make(map[int]*sql.Stmt, len(predictionChunks))
+	for _, n := range predictionChunks {
+		st, err := d.wdb.PrepareContext(ctx, insertPredictionsSQL(n))
+		if err != nil {
+			return err
+		}
+		d.predStmts[n] = st
+	}
 	return nil
 }
 
@@ -201,7 +214,10 @@ func (d *sqliteDialect) close() error {
 	for _, st := range d.stmts {
 		err = errors.Join(err, st.Close())
 	}
-	d.stmts = nil
+	for _, st := range d.predStmts {
+		err = errors.Join(err, st.Close())
+	}
+	d.stmts, d.predStmts = nil, nil
 	return err
 }
 

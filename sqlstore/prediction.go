@@ -91,70 +91,31 @@ func (db *DB) LogPredictions(ctx context.Context, ps []*loopml.Prediction) (err 
 	if len(rows) == 0 {
 		return nil
 	}
-	if db.dialect.name() == "postgres" {
-		err = db.writeTx(ctx, func(tx *sql.Tx) error { return insertPredictionsPG(ctx, tx, rows) })
-		return db.fail(err, "log predictions")
-	}
-	stmts, err := db.prepareSQLitePredictions(ctx, len(rows))
-	if err == nil {
-		err = db.writeTx(ctx, func(tx *sql.Tx) error { return insertPredictionsSQLite(ctx, tx, stmts, rows) })
-	}
+	err = db.writeTx(ctx, func(tx *sql.Tx) error { return db.dialect.writePredictions(ctx, tx, rows) })
 	return db.fail(err, "log predictions")
 }
 
 const predictionColumns = `workspace, endpoint, request_id, slot, day, ts, target, model, version, protocol, status, error, inputs, outputs, truncated, latency_us`
 
-// predictionChunks are the row counts of the prepared multi-row INSERTs of
-// predictions on SQLite; a batch is split greedily into them. They are
-// cached in the dialect's statement map under negative keys (the metric
-// INSERTs use the positive ones), so parsing a statement of 2,000
-// parameters happens once per connection, not once per batch.
+// predictionChunks are the row counts of the multi-row INSERTs of
+// predictions that SQLite prepares at Open (sqliteDialect.prepare), so
+// that parsing a statement of 2,000 parameters happens once per store, not
+// once per batch; a batch is split greedily into them.
 var predictionChunks = []int{128, 16, 1}
 
-// sqlitePredictionStmt returns the prepared INSERT of n predictions,
-// preparing it on the writer connection the first time. The caller must
-// not hold a transaction (SQLite has one writer connection).
-func (db *DB) sqlitePredictionStmt(ctx context.Context, n int) (*sql.Stmt, error) {
-	d := db.dialect.(*sqliteDialect)
-	d.mu.Lock()
-	st := d.stmts[-n]
-	d.mu.Unlock()
-	if st != nil {
-		return st, nil
-	}
-	st, err := d.wdb.PrepareContext(ctx, "INSERT INTO predictions ("+predictionColumns+") VALUES "+
-		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ")+" ON CONFLICT DO NOTHING")
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	switch old := d.stmts[-n]; {
-	case d.stmts == nil: // closed meanwhile
-		st.Close()
-		return nil, loopml.Errorf(loopml.EUNAVAILABLE, "the metadata store is closed")
-	case old != nil:
-		st.Close()
-		return old, nil
-	}
-	d.stmts[-n] = st
-	return st, nil
+// insertPredictionsSQL is the INSERT of n predictions that ignores those
+// already stored.
+func insertPredictionsSQL(n int) string {
+	return "INSERT INTO predictions (" + predictionColumns + ") VALUES " +
+		strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", n), ", ") + " ON CONFLICT DO NOTHING"
 }
 
-// prepareSQLitePredictions prepares the statements a batch of n rows
-// needs, before its transaction starts.
-func (db *DB) prepareSQLitePredictions(ctx context.Context, n int) (map[int]*sql.Stmt, error) {
-	stmts := map[int]*sql.Stmt{}
-	for _, c := range predictionChunks {
-		if c <= n {
-			st, err := db.sqlitePredictionStmt(ctx, c)
-			if err != nil {
-				return nil, err
-			}
-			stmts[c] = st
-		}
-	}
-	return stmts, nil
+func (d *sqliteDialect) writePredictions(ctx context.Context, tx *sql.Tx, rows []predictionRow) error {
+	return insertPredictionsSQLite(ctx, tx, d.predStmts, rows)
+}
+
+func (postgresDialect) writePredictions(ctx context.Context, tx *sql.Tx, rows []predictionRow) error {
+	return insertPredictionsPG(ctx, tx, rows)
 }
 
 func insertPredictionsSQLite(ctx context.Context, tx *sql.Tx, stmts map[int]*sql.Stmt, rows []predictionRow) error {
