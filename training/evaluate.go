@@ -123,14 +123,7 @@ func Evaluate(ctx context.Context, o EvalOptions, deps Deps) (*EvalReport, error
 		if err := deps.Runs.LogBatch(ctx, rs.run.ID, loopml.Batch{Metrics: rs.metrics(ReportMetrics(r), 0)}); err != nil {
 			return fmt.Errorf("log metrics: %w", err)
 		}
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return loopml.WrapError(loopml.EINTERNAL, err, "encode report: %v", err)
-		}
-		if _, err := deps.Artifacts.Put(ctx, rs.storeRoot+"/"+ReportArtifactPath, bytes.NewReader(append(b, '\n'))); err != nil {
-			return fmt.Errorf("upload %s: %w", ReportArtifactPath, err)
-		}
-		return nil
+		return rs.putReport(ctx, deps, rep)
 	}()
 	if ferr := rs.finish(ctx, err); ferr != nil && err == nil {
 		err = ferr
@@ -139,6 +132,18 @@ func Evaluate(ctx context.Context, o EvalOptions, deps Deps) (*EvalReport, error
 		return rep, err
 	}
 	return rep, nil
+}
+
+// putReport stores rep, indented JSON, as the run's ReportArtifactPath.
+func (rs *runState) putReport(ctx context.Context, deps Deps, rep any) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return loopml.WrapError(loopml.EINTERNAL, err, "encode report: %v", err)
+	}
+	if _, err := deps.Artifacts.Put(ctx, rs.storeRoot+"/"+ReportArtifactPath, bytes.NewReader(append(b, '\n'))); err != nil {
+		return fmt.Errorf("upload %s: %w", ReportArtifactPath, err)
+	}
+	return nil
 }
 
 // ReportMetrics returns r as run metrics: rmse, mae, the ranking metrics

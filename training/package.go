@@ -130,28 +130,39 @@ func uploadFile(ctx context.Context, up Uploader, local, dst string) error {
 	return nil
 }
 
+// readLoopmlPackage reads and parses the MLmodel file at the root of
+// fsys and returns it with its loopml flavor; a package without that
+// flavor is EINVALID.
+func readLoopmlPackage(ctx context.Context, fsys fs.FS) (*mlmodel.MLmodel, mlmodel.LoopmlFlavor, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, mlmodel.LoopmlFlavor{}, err
+	}
+	raw, err := readFS(fsys, mlmodel.FileName)
+	if err != nil {
+		return nil, mlmodel.LoopmlFlavor{}, err
+	}
+	mm, err := mlmodel.Parse(bytes.NewReader(raw))
+	if err != nil {
+		return nil, mlmodel.LoopmlFlavor{}, err
+	}
+	fl, ok, err := mm.LoopmlFlavor()
+	if err != nil {
+		return nil, mlmodel.LoopmlFlavor{}, err
+	}
+	if !ok {
+		return nil, mlmodel.LoopmlFlavor{}, loopml.Errorf(loopml.EINVALID, "model package: no %q flavor, so not a built-in learner's model", mlmodel.FlavorLoopml)
+	}
+	return mm, fl, nil
+}
+
 // Load reads a model package from fsys (its root holds the MLmodel file)
 // and decodes its loopml flavor's model file. A package without the loopml
 // flavor, of an unknown format version or whose model file does not decode
 // is EINVALID; a missing file is ENOTFOUND.
 func Load(ctx context.Context, fsys fs.FS) (learn.Model, *mlmodel.MLmodel, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	raw, err := readFS(fsys, mlmodel.FileName)
+	mm, fl, err := readLoopmlPackage(ctx, fsys)
 	if err != nil {
 		return nil, nil, err
-	}
-	mm, err := mlmodel.Parse(bytes.NewReader(raw))
-	if err != nil {
-		return nil, nil, err
-	}
-	fl, ok, err := mm.LoopmlFlavor()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !ok {
-		return nil, nil, loopml.Errorf(loopml.EINVALID, "model package: no %q flavor, so not a built-in learner's model", mlmodel.FlavorLoopml)
 	}
 	if fl.FormatVersion != FormatVersion {
 		return nil, nil, loopml.Errorf(loopml.EINVALID, "model package: flavors.loopml.format_version %d is not supported (want %d)", fl.FormatVersion, FormatVersion)

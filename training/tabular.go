@@ -1,7 +1,6 @@
 package training
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -312,23 +311,9 @@ func writeTabularPackage(ctx context.Context, dir, runID string, m learn.Tabular
 // LoadTabular reads a tabular model package (the loopml flavor with
 // learner linear or logistic) from fsys. Errors are as Load's.
 func LoadTabular(ctx context.Context, fsys fs.FS) (learn.TabularModel, *mlmodel.MLmodel, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
-	raw, err := readFS(fsys, mlmodel.FileName)
+	mm, fl, err := readLoopmlPackage(ctx, fsys)
 	if err != nil {
 		return nil, nil, err
-	}
-	mm, err := mlmodel.Parse(bytes.NewReader(raw))
-	if err != nil {
-		return nil, nil, err
-	}
-	fl, ok, err := mm.LoopmlFlavor()
-	if err != nil {
-		return nil, nil, err
-	}
-	if !ok {
-		return nil, nil, loopml.Errorf(loopml.EINVALID, "model package: no %q flavor, so not a built-in learner's model", mlmodel.FlavorLoopml)
 	}
 	if !learn.IsTabular(fl.Learner) {
 		return nil, nil, loopml.Errorf(loopml.EINVALID, "model package: flavors.loopml.learner is %q, not a tabular learner (%s)", fl.Learner, strings.Join(learn.TabularLearners(), ", "))
@@ -420,14 +405,7 @@ func evaluateTabular(ctx context.Context, o EvalOptions, deps Deps) (*EvalReport
 		if err := deps.Runs.LogBatch(ctx, rs.run.ID, loopml.Batch{Metrics: rs.metrics(metrics, 0)}); err != nil {
 			return fmt.Errorf("log metrics: %w", err)
 		}
-		b, err := json.MarshalIndent(rep, "", "  ")
-		if err != nil {
-			return loopml.WrapError(loopml.EINTERNAL, err, "encode report: %v", err)
-		}
-		if _, err := deps.Artifacts.Put(ctx, rs.storeRoot+"/"+ReportArtifactPath, bytes.NewReader(append(b, '\n'))); err != nil {
-			return fmt.Errorf("upload %s: %w", ReportArtifactPath, err)
-		}
-		return nil
+		return rs.putReport(ctx, deps, rep)
 	}()
 	if ferr := rs.finish(ctx, err); ferr != nil && err == nil {
 		err = ferr
