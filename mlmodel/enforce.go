@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,7 +97,7 @@ func (s *Schema) Enforce(f *Frame) (*Frame, error) {
 			out.Columns = append([]string(nil), f.Columns[:len(s.Columns)]...)
 		}
 		for j, c := range s.Columns {
-			if err := convertColumn(f, j, fmt.Sprintf("input column %d", j), c.Type, c.Required, out, j); err != nil {
+			if err := convertColumn(f, j, columnName{index: j}, c.Type, c.Required, out, j); err != nil {
 				return nil, err
 			}
 		}
@@ -129,7 +130,7 @@ func (s *Schema) Enforce(f *Frame) (*Frame, error) {
 	out := &Frame{Columns: make([]string, len(present)), Rows: newRows(len(f.Rows), len(present))}
 	for k, c := range present {
 		out.Columns[k] = c.Name
-		if err := convertColumn(f, index[c.Name], fmt.Sprintf("input column '%s'", c.Name), c.Type, c.Required, out, k); err != nil {
+		if err := convertColumn(f, index[c.Name], columnName{name: c.Name, named: true}, c.Type, c.Required, out, k); err != nil {
 			return nil, err
 		}
 	}
@@ -145,7 +146,22 @@ func newRows(n, width int) [][]any {
 	return rows
 }
 
-func convertColumn(f *Frame, from int, what string, t *Type, required bool, out *Frame, to int) error {
+// columnName names a column in errors: by name, or by position when the
+// schema's columns are unnamed. It is formatted only when an error needs it.
+type columnName struct {
+	name  string
+	index int
+	named bool
+}
+
+func (c columnName) String() string {
+	if c.named {
+		return "input column '" + c.name + "'"
+	}
+	return "input column " + strconv.Itoa(c.index)
+}
+
+func convertColumn(f *Frame, from int, what columnName, t *Type, required bool, out *Frame, to int) error {
 	for i, r := range f.Rows {
 		if from >= len(r) {
 			return loopml.Errorf(loopml.EINVALID, "%s: row %d has %d cells", what, i, len(r))

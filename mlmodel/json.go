@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,8 +50,8 @@ func normalizeJSON(v any) (any, error) {
 		}
 		return x, nil
 	case map[string]any:
-		for k, e := range x {
-			n, err := normalizeJSON(e)
+		for _, k := range slices.Sorted(maps.Keys(x)) { // sorted: the same error every time
+			n, err := normalizeJSON(x[k])
 			if err != nil {
 				return nil, err
 			}
