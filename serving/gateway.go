@@ -57,6 +57,10 @@ type Gateway struct {
 	// and latency per endpoint/target/version, log queue depth, dropped
 	// logs, model load times). See metrics.go.
 	Metrics prometheus.Registerer
+	// Traffic, when set, records the status and latency of every request
+	// routed to a target (what a rollout controller compares when no
+	// prediction log is available). Set it before the first request.
+	Traffic *TrafficStats
 
 	table     atomic.Pointer[table]
 	cache     *registrycache.Cache
@@ -115,8 +119,10 @@ func (g *Gateway) logger() *slog.Logger {
 	if g.Logger != nil {
 		return g.Logger
 	}
-	return slog.New(slog.DiscardHandler)
+	return discardLogger
 }
+
+var discardLogger = slog.New(slog.DiscardHandler)
 
 func (g *Gateway) maxBody() int64 {
 	if g.MaxBodyBytes > 0 {
@@ -417,7 +423,7 @@ func (ep *endpoint) ready() bool {
 // value when the endpoint has one and the request carries it, else at
 // random, both by weight. A target with nothing loaded is skipped for the
 // next loaded one; nil when none is loaded.
-func (g *Gateway) route(ep *endpoint, r *http.Request) *loaded {
+func (g *Gateway) route(ep *endpoint, r *http.Request) (*target, *loaded) {
 	var u float64
 	if h := ep.spec.StickyHeader; h != "" && r.Header.Get(h) != "" {
 		f := fnv.New64a()
@@ -433,11 +439,10 @@ func (g *Gateway) route(ep *endpoint, r *http.Request) *loaded {
 	for k := range ep.targets {
 		tg := ep.targets[(i+k)%len(ep.targets)]
 		if l := tg.cur.Load(); l != nil {
-			notePick(r, ep, tg) // for TrafficStats (store.go)
-			return l
+			return tg, l
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // mix is the splitmix64 finaliser: it spreads FNV's low-entropy high bits.
@@ -451,12 +456,19 @@ func mix(x uint64) uint64 {
 
 // version returns the loaded target of ep at model version v, if any.
 func (ep *endpoint) version(v string) *loaded {
+	_, l := ep.versionTarget(v)
+	return l
+}
+
+// versionTarget returns the first target of ep serving model version v
+// and what it serves, if any.
+func (ep *endpoint) versionTarget(v string) (*target, *loaded) {
 	for _, tg := range ep.targets {
 		if l := tg.cur.Load(); l != nil && l.version.Version == v {
-			return l
+			return tg, l
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // Watch refreshes as soon as a registry event concerns a model that a

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/loopml/loopml"
@@ -76,8 +78,9 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 		if !validRequestID(id) {
 			id = newRequestID()
 		}
-		w.Header().Set(HeaderRequestID, id)
-		r = r.WithContext(loopml.NewContextWithRequestID(r.Context(), id))
+		// The handlers read the id back from the response header
+		// (requestID): a context value would copy the request.
+		w.Header()[HeaderRequestID] = []string{id}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 		}
@@ -95,6 +98,14 @@ func (g *Gateway) middleware(next http.Handler) http.Handler {
 		g.logger().LogAttrs(r.Context(), slog.LevelDebug, "serving request", slog.String("request_id", id),
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Duration("elapsed", time.Since(start)))
 	})
+}
+
+// requestID is the id the middleware gave the request answered by w.
+func requestID(w http.ResponseWriter) string {
+	if v := w.Header()[HeaderRequestID]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func validRequestID(id string) bool {
@@ -123,10 +134,62 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// jsonContentType is the Content-Type header value of every JSON answer,
+// shared (net/http only reads header values).
+var jsonContentType = []string{"application/json"}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// bufPool holds the buffers writePredictions encodes into.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// writePredictions answers 200 {"predictions": [...]}, byte for byte what
+// writeJSON writes for the same scores, without its reflection and
+// allocations (the /invocations hot path). A score that is not a finite
+// number is written as null, as pandas writes NaN.
+func writePredictions(w http.ResponseWriter, scores []float64) {
+	bp := bufPool.Get().(*[]byte)
+	b := append((*bp)[:0], `{"predictions":[`...)
+	for i, f := range scores {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONFloat(b, f)
+	}
+	b = append(b, "]}\n"...)
+	w.Header()["Content-Type"] = jsonContentType
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	if cap(b) <= 64<<10 {
+		*bp = b
+		bufPool.Put(bp)
+	}
+}
+
+// appendJSONFloat appends f as encoding/json writes a float64 (shortest
+// representation, exponent form below 1e-6 and from 1e21), or null when f
+// is NaN or infinite.
+func appendJSONFloat(b []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(b, "null"...)
+	}
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		// e-09 → e-9, as encoding/json does.
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b
 }
 
 // statusOf maps an error code to the HTTP status of the serving routes
@@ -162,9 +225,9 @@ func mlflowCode(err error) string {
 	return "INTERNAL_ERROR"
 }
 
-func (g *Gateway) message(r *http.Request, err error) string {
+func (g *Gateway) message(w http.ResponseWriter, r *http.Request, err error) string {
 	if loopml.ErrorCode(err) == loopml.EINTERNAL {
-		g.logger().Error("serving request failed", "request_id", loopml.RequestIDFromContext(r.Context()), "path", r.URL.Path, "err", err)
+		g.logger().Error("serving request failed", "request_id", requestID(w), "path", r.URL.Path, "err", err)
 	}
 	return loopml.ErrorMessage(err)
 }
@@ -172,14 +235,14 @@ func (g *Gateway) message(r *http.Request, err error) string {
 // writeMLflowError writes {"error_code", "message"} (the scoring server's
 // and the recommend route's error body).
 func (g *Gateway) writeMLflowError(w http.ResponseWriter, r *http.Request, err error) {
-	msg := g.message(r, err)
+	msg := g.message(w, r, err)
 	noteError(w, msg)
 	writeJSON(w, statusOf(err), map[string]string{"error_code": mlflowCode(err), "message": msg})
 }
 
 // writeOIPError writes {"error": msg} (the OIP v2 error body).
 func (g *Gateway) writeOIPError(w http.ResponseWriter, r *http.Request, err error) {
-	msg := g.message(r, err)
+	msg := g.message(w, r, err)
 	noteError(w, msg)
 	writeJSON(w, statusOf(err), map[string]string{"error": msg})
 }
@@ -205,22 +268,33 @@ func (g *Gateway) endpoint(name string) (*endpoint, error) {
 
 // pick returns the model version that serves r on ep: the one at the path's
 // version when there is one, else the routed one.
-func (g *Gateway) pick(ep *endpoint, r *http.Request) (*loaded, error) {
+//
+// It notes the target and version in w's recorder (the prediction log,
+// the metrics and the rollout's traffic stats read them there).
+func (g *Gateway) pick(w http.ResponseWriter, ep *endpoint, r *http.Request) (*loaded, error) {
 	if v := r.PathValue("version"); v != "" {
-		if l := ep.version(v); l != nil {
+		if tg, l := ep.versionTarget(v); l != nil {
+			noteTarget(w, ep, tg, l)
 			return l, nil
 		}
 		return nil, loopml.Errorf(loopml.ENOTFOUND, "endpoint %q does not serve version %q", ep.spec.Name, v)
 	}
-	if l := g.route(ep, r); l != nil {
+	if tg, l := g.route(ep, r); l != nil {
+		noteTarget(w, ep, tg, l)
 		return l, nil
 	}
 	return nil, loopml.Errorf(loopml.EUNAVAILABLE, "endpoint %q is not ready: no model version is loaded%s", ep.spec.Name, ep.loadErrors())
 }
 
+// setVersionHeaders names the model version that answered. The header
+// values are made once per loaded version: net/http only reads them.
 func setVersionHeaders(w http.ResponseWriter, l *loaded) {
-	w.Header().Set(HeaderModel, l.version.Name)
-	w.Header().Set(HeaderModelVersion, l.version.Version)
+	if l.hdrName == nil {
+		l = &loaded{version: l.version}
+		l.withHeaders()
+	}
+	h := w.Header()
+	h[HeaderModel], h[HeaderModelVersion] = l.hdrName, l.hdrVersion
 }
 
 func (g *Gateway) handleServerMetadata(w http.ResponseWriter, _ *http.Request) {
@@ -320,7 +394,7 @@ func (g *Gateway) handleInfer(w http.ResponseWriter, r *http.Request) {
 		g.writeOIPError(w, r, err)
 		return
 	}
-	noteTarget(w, ep, nil)
+	noteTarget(w, ep, nil, nil)
 	if g.serveTabularInfer(w, r, ep) {
 		return
 	}
@@ -329,12 +403,11 @@ func (g *Gateway) handleInfer(w http.ResponseWriter, r *http.Request) {
 		g.writeOIPError(w, r, err)
 		return
 	}
-	l, err := g.pick(ep, r)
+	l, err := g.pick(w, ep, r)
 	if err != nil {
 		g.writeOIPError(w, r, err)
 		return
 	}
-	noteTarget(w, ep, l)
 	if l.proc != nil {
 		g.writeOIPError(w, r, errProcessOnly(l, "Open Inference Protocol inference"))
 		return
@@ -349,7 +422,7 @@ func (g *Gateway) handleInfer(w http.ResponseWriter, r *http.Request) {
 		resp["id"] = req.ID
 	}
 	writeJSON(w, http.StatusOK, resp)
-	g.shadow(ep, shadowJob{requestID: loopml.RequestIDFromContext(r.Context()), pairs: req.Pairs, scores: scores})
+	g.shadow(ep, shadowJob{requestID: requestID(w), pairs: req.Pairs, scores: scores})
 }
 
 func predict(l *loaded, pairs [][2]string) []float64 {
@@ -391,18 +464,17 @@ func (g *Gateway) handleInvocations(w http.ResponseWriter, r *http.Request) {
 		g.writeMLflowError(w, r, err)
 		return
 	}
-	noteTarget(w, ep, nil)
+	noteTarget(w, ep, nil, nil)
 	kind, err := scoringContentType(r.Header.Get("Content-Type"))
 	if err != nil {
 		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error_code": "BAD_REQUEST", "message": err.Error()})
 		return
 	}
-	l, err := g.pick(ep, r)
+	l, err := g.pick(w, ep, r)
 	if err != nil {
 		g.writeMLflowError(w, r, err)
 		return
 	}
-	noteTarget(w, ep, l)
 	if l.tab != nil {
 		g.tabularInvocations(w, r, l, kind)
 		return
@@ -426,7 +498,7 @@ func (g *Gateway) handleInvocations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pairs, err := framePairs(l, frame)
-	if err == nil {
+	if err == nil && len(l.sig.Params) > 0 { // an empty schema drops every param
 		_, err = l.sig.Params.Enforce(params)
 	}
 	if err != nil {
@@ -435,8 +507,8 @@ func (g *Gateway) handleInvocations(w http.ResponseWriter, r *http.Request) {
 	}
 	scores := predict(l, pairs)
 	setVersionHeaders(w, l)
-	writeJSON(w, http.StatusOK, map[string]any{"predictions": scores})
-	g.shadow(ep, shadowJob{requestID: loopml.RequestIDFromContext(r.Context()), pairs: pairs, scores: scores})
+	writePredictions(w, scores)
+	g.shadow(ep, shadowJob{requestID: requestID(w), pairs: pairs, scores: scores})
 }
 
 // framePairs enforces the signature's inputs on f (missing required column
@@ -501,18 +573,17 @@ func (g *Gateway) handleRecommend(w http.ResponseWriter, r *http.Request) {
 		g.writeMLflowError(w, r, err)
 		return
 	}
-	noteTarget(w, ep, nil)
+	noteTarget(w, ep, nil, nil)
 	req, err := decodeRecommend(r.Body)
 	if err != nil {
 		g.writeMLflowError(w, r, err)
 		return
 	}
-	l, err := g.pick(ep, r)
+	l, err := g.pick(w, ep, r)
 	if err != nil {
 		g.writeMLflowError(w, r, err)
 		return
 	}
-	noteTarget(w, ep, l)
 	if l.tab != nil {
 		g.writeMLflowError(w, r, loopml.Errorf(loopml.EINVALID, "model %s is a %s model, not a recommender: use /invocations", l.label(), l.tab.Kind()))
 		return
@@ -532,7 +603,7 @@ func (g *Gateway) handleRecommend(w http.ResponseWriter, r *http.Request) {
 	}
 	setVersionHeaders(w, l)
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "cold_start": cold, "model_version": l.version.Version})
-	g.shadow(ep, shadowJob{requestID: loopml.RequestIDFromContext(r.Context()), user: req.User, k: req.K, exclude: req.ExcludeSeen, items: ids})
+	g.shadow(ep, shadowJob{requestID: requestID(w), user: req.User, k: req.K, exclude: req.ExcludeSeen, items: ids})
 }
 
 // statusJSON renders endpoint statuses for GET /endpoints.

@@ -18,8 +18,8 @@ import (
 const (
 	DefaultPredictionLogQueue    = 8192
 	DefaultPredictionLogMaxBytes = 64 << 10
-	DefaultPredictionLogBatch    = 512
-	DefaultPredictionLogFlush    = 250 * time.Millisecond
+	DefaultPredictionLogBatch    = 256
+	DefaultPredictionLogFlush    = 20 * time.Millisecond
 	DefaultPredictionLogDrain    = 10 * time.Second
 )
 
@@ -43,9 +43,12 @@ type PredictionLogConfig struct {
 	// Queue is the number of predictions waiting to be written; 0 is
 	// DefaultPredictionLogQueue.
 	Queue int
-	// BatchSize and FlushInterval: a writer writes when it holds
-	// BatchSize predictions or FlushInterval after the first one arrived.
-	// 0 means DefaultPredictionLogBatch and DefaultPredictionLogFlush.
+	// BatchSize and FlushInterval: while predictions arrive, a writer
+	// wakes every FlushInterval and writes what is queued in batches of at
+	// most BatchSize (one transaction each). 0 means
+	// DefaultPredictionLogBatch and DefaultPredictionLogFlush. The queue
+	// must hold what arrives in one FlushInterval at the peak rate (8192
+	// is 200 ms at 40,000 requests/s).
 	BatchSize     int
 	FlushInterval time.Duration
 	// Writers is the number of writer goroutines; 0 means 1 (SQLite has a
@@ -143,38 +146,57 @@ func (p *predLogger) enqueue(pr *loopml.Prediction) bool {
 	}
 }
 
-// writer collects batches (BatchSize, or FlushInterval after the first
-// prediction of a batch) and writes them until quit, then drains.
+// writer writes the queued predictions in batches of at most BatchSize
+// until quit, then drains. Idle, it blocks on the queue; once predictions
+// flow, it stops listening and wakes every FlushInterval to take what
+// accumulated: a request then only puts its prediction in the buffered
+// queue, never waking the writer (a goroutine wake-up per request cost more
+// CPU than the send itself), and the store's work comes in bursts of
+// BatchSize rows rather than one long transaction.
 func (p *predLogger) writer() {
 	defer p.wg.Done()
 	batch := make([]*loopml.Prediction, 0, p.cfg.BatchSize)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		select {
+		select { // idle: wait for the first prediction
 		case <-p.quit:
 			p.drain(batch)
 			return
 		case pr := <-p.ch:
 			batch = append(batch[:0], pr)
 		}
-		timer.Reset(p.cfg.FlushInterval)
-	fill:
-		for len(batch) < p.cfg.BatchSize {
-			select {
-			case pr := <-p.ch:
-				batch = append(batch, pr)
-			case <-timer.C:
-				break fill
-			case <-p.quit:
-				break fill
+		for len(batch) > 0 { // busy
+			if len(batch) < p.cfg.BatchSize { // let more come
+				timer.Reset(p.cfg.FlushInterval)
+				select {
+				case <-p.quit:
+					timer.Stop()
+					p.drain(batch)
+					return
+				case <-timer.C:
+				}
+				batch = p.fill(batch)
 			}
+			p.write(context.Background(), batch)
+			clear(batch)
+			// Go idle when nothing came during the write.
+			batch = p.fill(batch[:0])
 		}
-		timer.Stop()
-		p.write(context.Background(), batch)
-		clear(batch)
-		batch = batch[:0]
 	}
+}
+
+// fill adds queued predictions to batch, without waiting, up to BatchSize.
+func (p *predLogger) fill(batch []*loopml.Prediction) []*loopml.Prediction {
+	for len(batch) < p.cfg.BatchSize {
+		select {
+		case pr := <-p.ch:
+			batch = append(batch, pr)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // drain writes batch and everything still queued, within DrainTimeout.
@@ -306,22 +328,11 @@ func (c *captureBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// noteTarget tells the recorder of w (if w is one) which endpoint and
-// loaded version answer the request; handlers call it once they know.
-func noteTarget(w http.ResponseWriter, ep *endpoint, l *loaded) {
-	rec, ok := w.(*recorder)
-	if !ok {
-		return
-	}
-	rec.ep, rec.l = ep, l
-	if l == nil {
-		return
-	}
-	for _, tg := range ep.targets {
-		if tg.cur.Load() == l {
-			rec.tg = tg
-			return
-		}
+// noteTarget tells the recorder of w (if w is one) which endpoint, target
+// and loaded version answer the request; handlers call it once they know.
+func noteTarget(w http.ResponseWriter, ep *endpoint, tg *target, l *loaded) {
+	if rec, ok := w.(*recorder); ok {
+		rec.ep, rec.tg, rec.l = ep, tg, l
 	}
 }
 
@@ -337,8 +348,8 @@ func noteError(w http.ResponseWriter, msg string) {
 // when logging is on and the request is sampled, queues its Prediction.
 func (g *Gateway) logged(protocol string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		plog, m := g.plog.Load(), g.metrics.Load()
-		if plog == nil && m == nil {
+		plog, m, traffic := g.plog.Load(), g.metrics.Load(), g.Traffic
+		if plog == nil && m == nil && traffic == nil {
 			h(w, r)
 			return
 		}
@@ -360,6 +371,9 @@ func (g *Gateway) logged(protocol string, h http.HandlerFunc) http.HandlerFunc {
 		}
 		if m != nil {
 			m.observe(rec.ep, rec.tg, rec.l, rec.status, elapsed)
+		}
+		if traffic != nil && rec.tg != nil {
+			traffic.record(rec.ep.spec.Name, rec.tg, rec.l, rec.status, elapsed)
 		}
 		if rec.capture && rec.ep != nil {
 			pr := &loopml.Prediction{

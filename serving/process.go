@@ -79,7 +79,7 @@ func loadProcess(ctx context.Context, v *loopml.ModelVersion, fsys fs.FS, mm *ml
 			if sig == nil {
 				sig = &mlmodel.Signature{} // metadata routes read it
 			}
-			l := &loaded{version: v, model: processStub{}, sig: sig, proc: pm, loadedAt: time.Now()}
+			l := (&loaded{version: v, model: processStub{}, sig: sig, proc: pm, loadedAt: time.Now()}).withHeaders()
 			runtime.AddCleanup(l, func(pm *processModel) { pm.close() }, pm)
 			return l, nil
 		}

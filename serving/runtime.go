@@ -32,6 +32,16 @@ type loaded struct {
 	tab      learn.TabularModel // a linear/logistic model (model is then a stub); see tabular.go
 	proc     *processModel      // served by a child process (model is then a stub); see process.go
 	loadedAt time.Time
+	// hdrName and hdrVersion are the values of the X-Loopml-Model and
+	// X-Loopml-Model-Version response headers, made once (see
+	// setVersionHeaders).
+	hdrName, hdrVersion []string
+}
+
+// withHeaders fills l's response header values and returns l.
+func (l *loaded) withHeaders() *loaded {
+	l.hdrName, l.hdrVersion = []string{l.version.Name}, []string{l.version.Version}
+	return l
 }
 
 // label is "name/version", for logs.
@@ -67,7 +77,7 @@ func loadVersion(ctx context.Context, reg loopml.ModelRegistry, arts ArtifactRea
 	if err != nil {
 		return nil, fmt.Errorf("model version %s/%s: %w", v.Name, v.Version, err)
 	}
-	l := &loaded{version: v, model: m, sig: mm.Signature, loadedAt: time.Now()}
+	l := (&loaded{version: v, model: m, sig: mm.Signature, loadedAt: time.Now()}).withHeaders()
 	if l.sig == nil || l.sig.Inputs.Empty() {
 		l.sig = training.Signature(mlmodel.TypeString)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -150,7 +149,7 @@ func (s *StoreSync) logger() *slog.Logger {
 // routed request per endpoint target, and summarises them like
 // loopml.PredictionLog.TargetStats: what a rollout controller compares
 // when no prediction log is available. It sees only the traffic of its own
-// process (one replica). Wrap the gateway's handler with Handler.
+// process (one replica). Set it as the Gateway's Traffic.
 type TrafficStats struct {
 	// Samples bounds the samples kept per target (the newest are kept);
 	// 0 is 1<<16.
@@ -174,42 +173,11 @@ type sampleRing struct {
 	full bool
 }
 
-// pickRecord is where Gateway.route notes the target it chose for a
-// request whose context carries one (see TrafficStats.Handler).
-type pickRecord struct {
-	endpoint string
-	target   *target
-}
-
-type pickKey struct{}
-
-// notePick records the routing decision in the request's pickRecord.
-func notePick(r *http.Request, ep *endpoint, t *target) {
-	if rec, ok := r.Context().Value(pickKey{}).(*pickRecord); ok {
-		rec.endpoint, rec.target = ep.spec.Name, t
-	}
-}
-
-// Handler wraps the gateway's handler h: every request routed to a target
-// is recorded with its status (>= 500 is an error) and latency.
-func (s *TrafficStats) Handler(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := new(pickRecord)
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		start := time.Now()
-		defer func() {
-			if rec.target != nil {
-				s.record(rec, sw.status, time.Since(start))
-			}
-		}()
-		h.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), pickKey{}, rec)))
-	})
-}
-
-func (s *TrafficStats) record(rec *pickRecord, status int, d time.Duration) {
-	key := [2]string{rec.endpoint, rec.target.spec.Model}
+// record notes one request of endpoint answered by t with l.
+func (s *TrafficStats) record(endpoint string, t *target, l *loaded, status int, d time.Duration) {
+	key := [2]string{endpoint, t.spec.Model}
 	ver := ""
-	if l := rec.target.cur.Load(); l != nil {
+	if l != nil {
 		ver = l.version.Version
 	}
 	now := time.Now
@@ -290,28 +258,6 @@ func quantile(sorted []float64, q float64) float64 {
 	i := int(q*float64(len(sorted))+0.5) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
 }
-
-// statusWriter remembers the status a handler wrote.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-	wrote  bool
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if !w.wrote {
-		w.status, w.wrote = code, true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(b []byte) (int, error) {
-	w.wrote = true
-	return w.ResponseWriter.Write(b)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // TargetError returns why the target (or shadow target) model of endpoint
 // has no model version loaded — its last load or resolution error — and

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -121,13 +120,14 @@ func TestStoreSyncFollowsStoredEndpoints(t *testing.T) {
 
 func TestTrafficStats(t *testing.T) {
 	e := newEnv(t)
-	g, _, err := e.gateway(t, serving.EndpointSpec{Name: "recs", Targets: []serving.TargetSpec{
-		{Model: "models:/recs@champion", Weight: 80}, {Model: "models:/recs/2", Weight: 20}}})
-	if err != nil {
+	stats := &serving.TrafficStats{}
+	g := &serving.Gateway{Registry: e.db, Artifacts: e.arts, PollInterval: -1, Rand: seededRand(1), Traffic: stats}
+	defer g.Close()
+	if err := g.Load(context.Background(), []serving.EndpointSpec{{Name: "recs", Targets: []serving.TargetSpec{
+		{Model: "models:/recs@champion", Weight: 80}, {Model: "models:/recs/2", Weight: 20}}}}); err != nil {
 		t.Fatal(err)
 	}
-	stats := &serving.TrafficStats{}
-	srv := httptest.NewServer(stats.Handler(g.Handler()))
+	srv := httptest.NewServer(g.Handler())
 	defer srv.Close()
 	const n = 500
 	for i := range n {
@@ -184,23 +184,25 @@ func BenchmarkStoreSyncUnchanged(b *testing.B) {
 }
 
 // BenchmarkTrafficStatsHandler is a recommend request through the gateway
-// with and without the TrafficStats wrapper: the wrapper's overhead.
+// with and without TrafficStats: the cost of recording rollout stats.
 func BenchmarkTrafficStatsHandler(b *testing.B) {
 	e := newEnv(b)
-	g, _, err := e.gateway(b, champion("recs"))
-	if err != nil {
-		b.Fatal(err)
-	}
 	body := `{"user_id": "` + e.users[0] + `", "k": 10}`
 	for _, tc := range []struct {
-		name string
-		h    http.Handler
-	}{{"bare", g.Handler()}, {"stats", (&serving.TrafficStats{}).Handler(g.Handler())}} {
+		name    string
+		traffic *serving.TrafficStats
+	}{{"bare", nil}, {"stats", &serving.TrafficStats{}}} {
 		b.Run(tc.name, func(b *testing.B) {
+			g := &serving.Gateway{Registry: e.db, Artifacts: e.arts, PollInterval: -1, Traffic: tc.traffic}
+			defer g.Close()
+			if err := g.Load(context.Background(), []serving.EndpointSpec{champion("recs")}); err != nil {
+				b.Fatal(err)
+			}
+			h := g.Handler()
 			b.ReportAllocs()
 			for b.Loop() {
 				w := httptest.NewRecorder()
-				tc.h.ServeHTTP(w, httptest.NewRequest("POST", "/endpoints/recs/recommend", strings.NewReader(body)))
+				h.ServeHTTP(w, httptest.NewRequest("POST", "/endpoints/recs/recommend", strings.NewReader(body)))
 				if w.Code != 200 {
 					b.Fatal(w.Code)
 				}

@@ -53,7 +53,7 @@ func loadTabular(ctx context.Context, v *loopml.ModelVersion, fsys fs.FS, mm *ml
 	if err != nil {
 		return nil, true, fmt.Errorf("model version %s/%s: %w", v.Name, v.Version, err)
 	}
-	l = &loaded{version: v, model: tabularStub{}, tab: m, sig: mm.Signature, loadedAt: time.Now()}
+	l = (&loaded{version: v, model: tabularStub{}, tab: m, sig: mm.Signature, loadedAt: time.Now()}).withHeaders()
 	_, _ = m.PredictRow(make([]any, len(m.Features()))) // warm: every feature missing
 	return l, true, nil
 }
@@ -147,7 +147,7 @@ func (g *Gateway) tabularInvocations(w http.ResponseWriter, r *http.Request, l *
 			frame, params = req.Frame, req.Params
 		}
 	}
-	if err == nil {
+	if err == nil && len(l.sig.Params) > 0 { // an empty schema drops every param
 		_, err = l.sig.Params.Enforce(params)
 	}
 	var preds []float64
@@ -168,7 +168,7 @@ func (g *Gateway) serveTabularInfer(w http.ResponseWriter, r *http.Request, ep *
 	if !ep.servesTabular(r.PathValue("version")) {
 		return false
 	}
-	l, err := g.pick(ep, r)
+	l, err := g.pick(w, ep, r)
 	if err != nil {
 		g.writeOIPError(w, r, err)
 		return true
@@ -176,7 +176,6 @@ func (g *Gateway) serveTabularInfer(w http.ResponseWriter, r *http.Request, ep *
 	if l.tab == nil {
 		return false // an endpoint mixing model kinds: the recommender path answers
 	}
-	noteTarget(w, ep, l)
 	id, frame, err := decodeTabularInfer(r, l)
 	var preds []float64
 	if err == nil {

@@ -174,11 +174,13 @@ func runServer(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err e
 		CheckPipelineTrigger: pipeline.CheckTrigger,
 	})
 	handler := api.Handler()
+	traffic := &serving.TrafficStats{}
 	// The gateway serves the stored endpoints (followed every second) and
 	// those of --endpoints, on this port.
 	gw, err := startServing(ctx, "", cfg.MaxBodyBytes, db, arts, logger, func(g *serving.Gateway) {
 		g.PredictionLog = predictionLogConfig(db, cfg.PredictionLogSample, cfg.PredictionLogMaxBytes, cfg.PredictionLogQueue)
 		g.Metrics = reg
+		g.Traffic = traffic
 	})
 	if err != nil {
 		return err
@@ -188,8 +190,7 @@ func runServer(ctx context.Context, cfg Config, stdout, stderr io.Writer) (err e
 	if err != nil {
 		return err
 	}
-	traffic := &serving.TrafficStats{}
-	handler = withServing(handler, traffic.Handler(gw.Handler()))
+	handler = withServing(handler, gw.Handler())
 	latestEvent, err := db.LatestRegistryEventID(ctx)
 	if err != nil {
 		return err
