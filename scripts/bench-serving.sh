@@ -8,7 +8,8 @@
 #      baseline, side by side, with wrk (closed loop) when installed, else
 #      `loopml bench serving --rate 0`;
 #   2. latency at 80% of loopml's peak with `loopml bench serving --rate`
-#      (open loop, constant rate);
+#      (open loop, constant rate; peak and rate measured with the same
+#      generator, whose raw HTTP/1.1 client costs a few µs per request);
 #   3. recommend top-10 over the 10,000 items: peak requests/s;
 #   4. how many predictions were logged or dropped (/metrics);
 #   5. champion swaps under full load: failed requests and p99 vs steady.
@@ -66,21 +67,43 @@ b2=$(peak http://127.0.0.1:5099/invocations "$inv")
 l2=$(peak http://127.0.0.1:5091/invocations "$inv")
 echo "baseline: $b1, $b2 req/s; loopml /invocations (logging on): $l1, $l2 req/s; ratio $(( 100 * (l1 + l2) / (b1 + b2) ))%"
 
-rate=$(( 8 * (l1 + l2) / 20 ))
-echo "## 2. open loop at 80% of loopml's peak: $rate req/s"
-"$bin" bench serving --url http://127.0.0.1:5091 --path /invocations --body "$inv" --rate "$rate" --connections 64 --duration "${dur}s"
-"$bin" bench serving --url http://127.0.0.1:5099 --path /invocations --body "$inv" --rate "$rate" --connections 64 --duration "${dur}s"
-
-gopeak() { # url -> requests/s, closed loop with loopml's own generator
+gopeak() { # url -> requests/s, closed loop with loopml's own generator (raw HTTP/1.1 client)
 	"$bin" bench serving --url "${1%/*}" --path "/${1##*/}" --body "$inv" --connections "$conns" --duration "${dur}s" -o json |
 		sed 's/.*"throughput":\([0-9.]*\).*/\1/' | cut -d. -f1
 }
-echo "## 2b. the same with loopml's generator for both phases (peak and open loop)"
+open_loop() { # url rate
+	"$bin" bench serving --url "${1%/*}" --path "/${1##*/}" --body "$inv" --rate "$2" --connections 64 --duration "${dur}s"
+}
+echo "## 2. open loop (constant rate, loopml bench serving --rate) at 80% of the peak measured by the same generator"
 gb=$(gopeak http://127.0.0.1:5099/invocations)
 gl=$(gopeak http://127.0.0.1:5091/invocations)
 echo "closed loop, loopml bench serving: baseline $gb req/s, loopml $gl req/s, ratio $(( 100 * gl / gb ))%"
 grate=$(( 8 * gl / 10 ))
-"$bin" bench serving --url http://127.0.0.1:5091 --path /invocations --body "$inv" --rate "$grate" --connections 64 --duration "${dur}s"
+echo "loopml at 80% of its peak ($grate req/s), three runs:"
+for _ in 1 2 3; do open_loop http://127.0.0.1:5091/invocations "$grate"; done
+echo "baseline at the same $grate req/s, and at 80% of its own peak ($(( 8 * gb / 10 )) req/s):"
+open_loop http://127.0.0.1:5099/invocations "$grate"
+open_loop http://127.0.0.1:5099/invocations "$(( 8 * gb / 10 ))"
+
+# 2c. vegeta, only when installed (or VEGETA=/path/to/vegeta): its own peak
+# (-rate 0, $conns workers) for both servers, then loopml at 80% of its
+# peak. On two shared cores vegeta's own CPU cost caps what it measures.
+vegeta=${VEGETA:-$(command -v vegeta || true)}
+if [ -n "$vegeta" ]; then
+	printf '%s' "$inv" >"$work/inv.json"
+	attack() { # url rate [flags] -> vegeta text report
+		echo "POST $1" | "$vegeta" attack -rate="$2" -duration="${dur}s" -body="$work/inv.json" \
+			-header="Content-Type: application/json" -connections=64 "${@:3}" | "$vegeta" report
+	}
+	vpeak() { attack "$1" 0 -max-workers="$conns" | awk '/^Requests/ {print int($7)}'; }
+	echo "## 2c. vegeta: peak (-rate 0, $conns workers), then open loop at 80% of loopml's peak"
+	vb=$(vpeak http://127.0.0.1:5099/invocations)
+	vl=$(vpeak http://127.0.0.1:5091/invocations)
+	echo "vegeta peak: baseline $vb req/s, loopml $vl req/s, ratio $(( 100 * vl / vb ))%"
+	vrate=$(( 8 * vl / 10 ))
+	echo "vegeta open loop, loopml at $vrate req/s:"
+	attack http://127.0.0.1:5091/invocations "$vrate" | grep -E '^(Requests|Latencies|Success|Status)'
+fi
 
 echo "## 3. recommend top-10 over 10,000 items"
 r=$(peak http://127.0.0.1:5091/endpoints/recs/recommend "$rec")

@@ -32,6 +32,7 @@ type servingBenchOptions struct {
 	warmup      time.Duration
 	connections int
 	output      string
+	client      string
 }
 
 // servingBenchResult is what one measured phase observed.
@@ -108,6 +109,7 @@ figures are compared with; scripts/bench-serving.sh runs the whole set.`,
 	f.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured phase before it (same load)")
 	f.IntVar(&o.connections, "connections", 16, "clients (closed loop) or the bound on requests in flight (open loop: beyond it a request waits and its wait counts in its latency)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	f.StringVar(&o.client, "client", "raw", "HTTP client: raw (one prebuilt request per connection, a few µs of CPU per request, like wrk; http only) or go (net/http's client, several times the CPU)")
 	return cmd
 }
 
@@ -170,34 +172,62 @@ func runServingBench(ctx context.Context, o servingBenchOptions) (servingBenchRe
 		}
 		body = b
 	}
-	client := bench.NewHTTPClient(o.connections)
 	target := o.url + o.path
-	send := func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
-		if err != nil {
-			return err
+	// newSender returns one worker's send function: its own connection
+	// with the raw client, the shared pool with net/http's.
+	var newSender func() (send func(context.Context) error, done func(), err error)
+	switch o.client {
+	case "raw":
+		newSender = func() (func(context.Context) error, func(), error) {
+			c, err := bench.NewRawClient(target, o.contentType, body)
+			if err != nil {
+				return nil, nil, loopml.Errorf(loopml.EINVALID, "client raw: %v (use --client go for https)", err)
+			}
+			return func(ctx context.Context) error {
+				status, err := c.Do(ctx)
+				if err == nil && status != http.StatusOK {
+					err = fmt.Errorf("status %d", status)
+				}
+				return err
+			}, c.Close, nil
 		}
-		req.Header.Set("Content-Type", o.contentType)
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
+	case "go":
+		client := bench.NewHTTPClient(o.connections)
+		send := func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", o.contentType)
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
+		newSender = func() (func(context.Context) error, func(), error) { return send, func() {}, nil }
+	default:
+		return res, loopml.Errorf(loopml.EINVALID, "client %q must be raw or go", o.client)
 	}
+	send, done, err := newSender()
+	if err != nil {
+		return res, err
+	}
+	defer done()
 	if err := send(ctx); err != nil {
 		return res, loopml.Errorf(loopml.EUNAVAILABLE, "POST %s: %v", target, err)
 	}
 	if o.warmup > 0 {
-		if _, err := loadPhase(ctx, o, send, o.warmup); err != nil {
+		if _, err := loadPhase(ctx, o, newSender, o.warmup); err != nil {
 			return res, err
 		}
 	}
-	m, err := loadPhase(ctx, o, send, o.duration)
+	m, err := loadPhase(ctx, o, newSender, o.duration)
 	if err != nil {
 		return res, err
 	}
@@ -226,7 +256,7 @@ type loadMeasurement struct {
 }
 
 // loadPhase runs the open loop (o.rate > 0) or the closed loop for d.
-func loadPhase(ctx context.Context, o servingBenchOptions, send func(context.Context) error, d time.Duration) (loadMeasurement, error) {
+func loadPhase(ctx context.Context, o servingBenchOptions, newSender func() (func(context.Context) error, func(), error), d time.Duration) (loadMeasurement, error) {
 	var (
 		mu      sync.Mutex
 		m       loadMeasurement
@@ -247,8 +277,17 @@ func loadPhase(ctx context.Context, o servingBenchOptions, send func(context.Con
 	end := start.Add(d)
 	reqCtx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
+	senders := make([]func(context.Context) error, o.connections)
+	for i := range senders {
+		send, done, err := newSender()
+		if err != nil {
+			return m, err
+		}
+		defer done()
+		senders[i] = send
+	}
 	if o.rate <= 0 {
-		for range o.connections {
+		for _, send := range senders {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -270,7 +309,7 @@ func loadPhase(ctx context.Context, o servingBenchOptions, send func(context.Con
 		// the scheduled time.
 		interval := time.Duration(float64(time.Second) / o.rate)
 		due := make(chan time.Time, 1<<16)
-		for range o.connections {
+		for _, send := range senders {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()

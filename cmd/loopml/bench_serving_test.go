@@ -19,8 +19,18 @@ func TestBenchServing(t *testing.T) {
 		w.Write([]byte(`{"predictions": [1]}`))
 	}))
 	defer srv.Close()
-	base := servingBenchOptions{url: srv.URL, path: "/invocations", body: "{}", contentType: "application/json",
-		duration: 300 * time.Millisecond, warmup: 50 * time.Millisecond, connections: 4, output: "text"}
+	for _, client := range []string{"raw", "go"} {
+		t.Run(client, func(t *testing.T) { testBenchServing(t, srv.URL, client) })
+	}
+	if _, err := runServingBench(context.Background(), servingBenchOptions{url: srv.URL, path: "/invocations", client: "curl",
+		duration: time.Second, connections: 1, output: "text"}); err == nil || !strings.Contains(userMessage(err), "client") {
+		t.Errorf("unknown client: %v", err)
+	}
+}
+
+func testBenchServing(t *testing.T, url, client string) {
+	base := servingBenchOptions{url: url, path: "/invocations", body: "{}", contentType: "application/json",
+		duration: 300 * time.Millisecond, warmup: 50 * time.Millisecond, connections: 4, output: "text", client: client}
 
 	closed, err := runServingBench(context.Background(), base)
 	if err != nil {

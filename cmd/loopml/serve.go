@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	_ "net/http/pprof"
 	"strings"
 	"time"
 
@@ -36,6 +37,7 @@ type serveOptions struct {
 	logMaxBytes string
 	logQueue    int
 	logStore    string
+	pprofAddr   string
 }
 
 func newServeCommand(getenv func(string) (string, bool)) *cobra.Command {
@@ -94,6 +96,7 @@ named like one of the file is an error at start.`,
 	f.Float64Var(&o.logSample, "prediction-log-sample", def.PredictionLogSample, "fraction of requests logged to the prediction log, 0 to 1 (0 turns logging off)")
 	f.StringVar(&o.logMaxBytes, "prediction-log-max-bytes", formatBytes(def.PredictionLogMaxBytes), "bytes of each request's inputs and of its outputs kept in the prediction log")
 	f.IntVar(&o.logQueue, "prediction-log-queue", def.PredictionLogQueue, "predictions waiting to be written; when full, new ones are dropped (counted)")
+	f.StringVar(&o.pprofAddr, "pprof-addr", "", "also serve Go's profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off when empty; keep it on loopback)")
 	f.StringVar(&o.logStore, "prediction-log-store", "", "metadata store DSN to log predictions into (e.g. the tracking server's postgres://...); default: the local home's store, none with --tracking-uri")
 	return cmd
 }
@@ -176,6 +179,18 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) (string, 
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if o.pprofAddr != "" {
+		// net/http/pprof registers on http.DefaultServeMux, served only here.
+		pl, err := net.Listen("tcp", o.pprofAddr)
+		if err != nil {
+			ln.Close()
+			return loopml.Errorf(loopml.EINVALID, "pprof-addr %s: %v", o.pprofAddr, err)
+		}
+		ps := &http.Server{Handler: http.DefaultServeMux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ps.Serve(pl) }()
+		defer ps.Close()
+		logger.Info("profiling endpoints listening", "addr", pl.Addr().String(), "path", "/debug/pprof/")
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()

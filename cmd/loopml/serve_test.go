@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func TestServeCommand(t *testing.T) {
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "-f", endpoints, "--home", home, "--addr", "127.0.0.1:0"}, envMap(nil), stdout, stderr)
+		done <- run(ctx, []string{"serve", "-f", endpoints, "--home", home, "--addr", "127.0.0.1:0", "--pprof-addr", "127.0.0.1:0"}, envMap(nil), stdout, stderr)
 	}()
 	var url string
 	deadline := time.Now().Add(30 * time.Second)
@@ -99,6 +100,13 @@ func TestServeCommand(t *testing.T) {
 		t.Errorf("stdout %q lacks the endpoint summary", stdout.String())
 	}
 	checkServing(t, url)
+	if m := regexp.MustCompile(`profiling endpoints listening" addr=(\S+)`).FindStringSubmatch(stderr.String()); m == nil {
+		t.Errorf("stderr lacks the pprof address: %s", stderr.String())
+	} else if resp, err := http.Get("http://" + m[1] + "/debug/pprof/cmdline"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("pprof: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	cancel()
 	select {
 	case err := <-done:
@@ -111,7 +119,7 @@ func TestServeCommand(t *testing.T) {
 }
 
 func TestServeCommandErrors(t *testing.T) {
-	home, _ := servingHome(t)
+	home, good := servingHome(t)
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -134,6 +142,7 @@ func TestServeCommandErrors(t *testing.T) {
 		{"from env", []string{"serve", "--home", home}, map[string]string{endpointsEnv: bad}, "bad.yaml:5"},
 		{"unresolvable alias", []string{"serve", "-f", missing, "--home", home, "--addr", "127.0.0.1:0"}, nil, "nobody"},
 		{"bad max body", []string{"serve", "-f", bad, "--max-body", "lots"}, nil, "max-body"},
+		{"bad pprof address", []string{"serve", "-f", good, "--home", home, "--addr", "127.0.0.1:0", "--pprof-addr", "nowhere"}, nil, "pprof-addr nowhere"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
