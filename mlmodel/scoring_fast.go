@@ -13,8 +13,9 @@ import (
 //
 // It accepts only a top-level object whose single member is
 // dataframe_records (a non-empty list of objects of scalars),
-// dataframe_split (non-empty "columns" of distinct strings and non-empty
-// "data" of lists of scalars, no "index"), or instances or inputs (a
+// dataframe_split (non-empty "columns" of distinct strings, non-empty
+// "data" of lists of scalars, and optionally "index": null or a list of
+// scalars, one per row), or instances or inputs (a
 // non-empty list of objects of scalars, or of scalars and lists of scalars).
 // Strings must be ASCII without escapes or control characters. For anything
 // else (params, other keys, duplicate keys, nested values, other whitespace,
@@ -417,12 +418,21 @@ func (s *fastScanner) split(f *Frame) bool {
 	}
 	var cols []string
 	var rows [][]any
+	index, seenIndex := -1, false // entries of "index", -1 when null or absent
 	for {
 		key, ok := s.str()
 		if !ok || !s.eat(':') {
 			return false
 		}
 		switch string(key) {
+		case "index": // pandas' orient="split" writes it; only its length matters
+			if seenIndex {
+				return false
+			}
+			seenIndex = true
+			if index, ok = s.indexLen(); !ok {
+				return false
+			}
 		case "columns":
 			if cols != nil {
 				return false
@@ -448,11 +458,36 @@ func (s *fastScanner) split(f *Frame) bool {
 		}
 		return false
 	}
-	if cols == nil || rows == nil || len(rows[0]) != len(cols) {
+	if cols == nil || rows == nil || len(rows[0]) != len(cols) || index >= 0 && index != len(rows) {
 		return false
 	}
 	f.Columns, f.Rows = cols, rows
 	return true
+}
+
+// indexLen reads a dataframe_split "index": null (-1) or a list of scalars
+// (its length).
+func (s *fastScanner) indexLen() (int, bool) {
+	if s.peek() == 'n' {
+		return -1, s.literal("null")
+	}
+	if !s.eat('[') {
+		return 0, false
+	}
+	if s.eat(']') {
+		return 0, true
+	}
+	for n := 1; ; n++ {
+		if _, ok := s.scalar(); !ok {
+			return 0, false
+		}
+		if s.eat(']') {
+			return n, true
+		}
+		if !s.eat(',') {
+			return 0, false
+		}
+	}
 }
 
 // columns reads a non-empty list of distinct strings.
