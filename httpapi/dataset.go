@@ -33,22 +33,15 @@ import (
 // registerDatasetRoutes registers the dataset endpoints. When the Config
 // has no Datasets they answer 501 NOT_IMPLEMENTED.
 func (s *Server) registerDatasetRoutes(mux *http.ServeMux) {
-	h := func(f http.HandlerFunc) http.HandlerFunc {
-		if s.datasets == nil {
-			return func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errUnimplemented()) }
-		}
-		return f
-	}
-	for _, prefix := range [...]string{loopmlPrefix, ajaxLoopmlPrefix} {
-		mux.HandleFunc("POST "+prefix+"datasets/versions/create", h(s.handleCreateDatasetVersion))
-		mux.HandleFunc("GET "+prefix+"datasets/versions/get", h(s.handleGetDatasetVersion))
-		mux.HandleFunc("GET "+prefix+"datasets/versions/list", h(s.handleListDatasetVersions))
-		mux.HandleFunc("DELETE "+prefix+"datasets/versions/delete", h(s.handleDeleteDatasetVersion))
-		mux.HandleFunc("GET "+prefix+"datasets/get", h(s.handleGetDataset))
-		mux.HandleFunc("GET "+prefix+"datasets/list", h(s.handleListDatasets))
-		mux.HandleFunc("POST "+prefix+"datasets/tags/set", h(s.handleSetDatasetTag))
-		mux.HandleFunc("DELETE "+prefix+"datasets/tags/delete", h(s.handleDeleteDatasetTag))
-	}
+	h := s.ifConfigured(s.datasets == nil)
+	handleLoopml(mux, "POST", "datasets/versions/create", h(s.handleCreateDatasetVersion))
+	handleLoopml(mux, "GET", "datasets/versions/get", h(s.handleGetDatasetVersion))
+	handleLoopml(mux, "GET", "datasets/versions/list", h(s.handleListDatasetVersions))
+	handleLoopml(mux, "DELETE", "datasets/versions/delete", h(s.handleDeleteDatasetVersion))
+	handleLoopml(mux, "GET", "datasets/get", h(s.handleGetDataset))
+	handleLoopml(mux, "GET", "datasets/list", h(s.handleListDatasets))
+	handleLoopml(mux, "POST", "datasets/tags/set", h(s.handleSetDatasetTag))
+	handleLoopml(mux, "DELETE", "datasets/tags/delete", h(s.handleDeleteDatasetTag))
 }
 
 // datasetRequest is the union of the dataset request messages.

@@ -31,22 +31,15 @@ import (
 // registerDatasetValidationRoutes registers the validation endpoints. When
 // the Config has no DatasetValidations they answer 501 NOT_IMPLEMENTED.
 func (s *Server) registerDatasetValidationRoutes(mux *http.ServeMux) {
-	h := func(f http.HandlerFunc) http.HandlerFunc {
-		if s.validations == nil {
-			return func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errUnimplemented()) }
-		}
-		return f
-	}
-	for _, prefix := range [...]string{loopmlPrefix, ajaxLoopmlPrefix} {
-		mux.HandleFunc("POST "+prefix+"datasets/validations/record", h(s.handleRecordDatasetValidation))
-		mux.HandleFunc("GET "+prefix+"datasets/validations/list", h(s.handleListDatasetValidations))
-		mux.HandleFunc("GET "+prefix+"datasets/validations/latest", h(s.handleLatestDatasetValidation))
-		mux.HandleFunc("POST "+prefix+"datasets/rules/set", h(s.handleSetDatasetRules))
-		mux.HandleFunc("GET "+prefix+"datasets/rules/get", h(s.handleGetDatasetRules))
-		mux.HandleFunc("GET "+prefix+"datasets/rules/list", h(s.handleListDatasetRules))
-		mux.HandleFunc("DELETE "+prefix+"datasets/rules/delete", h(s.handleDeleteDatasetRules))
-		mux.HandleFunc("POST "+prefix+"datasets/versions/quarantine", h(s.handleQuarantineDatasetVersion))
-	}
+	h := s.ifConfigured(s.validations == nil)
+	handleLoopml(mux, "POST", "datasets/validations/record", h(s.handleRecordDatasetValidation))
+	handleLoopml(mux, "GET", "datasets/validations/list", h(s.handleListDatasetValidations))
+	handleLoopml(mux, "GET", "datasets/validations/latest", h(s.handleLatestDatasetValidation))
+	handleLoopml(mux, "POST", "datasets/rules/set", h(s.handleSetDatasetRules))
+	handleLoopml(mux, "GET", "datasets/rules/get", h(s.handleGetDatasetRules))
+	handleLoopml(mux, "GET", "datasets/rules/list", h(s.handleListDatasetRules))
+	handleLoopml(mux, "DELETE", "datasets/rules/delete", h(s.handleDeleteDatasetRules))
+	handleLoopml(mux, "POST", "datasets/versions/quarantine", h(s.handleQuarantineDatasetVersion))
 }
 
 // validationRequest is the union of the validation request messages.

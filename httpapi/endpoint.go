@@ -83,23 +83,16 @@ type rolloutRequest struct {
 // registerEndpointRoutes registers the endpoint routes. When the Config has
 // no Endpoints they answer 501 NOT_IMPLEMENTED.
 func (s *Server) registerEndpointRoutes(mux *http.ServeMux) {
-	h := func(f http.HandlerFunc) http.HandlerFunc {
-		if s.endpoints == nil {
-			return func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errUnimplemented()) }
-		}
-		return f
-	}
-	for _, prefix := range [...]string{loopmlPrefix, ajaxLoopmlPrefix} {
-		mux.HandleFunc("POST "+prefix+"endpoints/create", h(s.handleCreateEndpoint))
-		mux.HandleFunc("GET "+prefix+"endpoints/get", h(s.handleGetEndpoint))
-		mux.HandleFunc("GET "+prefix+"endpoints/list", h(s.handleListEndpoints))
-		mux.HandleFunc("GET "+prefix+"endpoints/generation", h(s.handleEndpointsGeneration))
-		mux.HandleFunc("PATCH "+prefix+"endpoints/update", h(s.handleUpdateEndpoint))
-		mux.HandleFunc("DELETE "+prefix+"endpoints/delete", h(s.handleDeleteEndpoint))
-		mux.HandleFunc("POST "+prefix+"endpoints/rollout/start", h(s.handleStartRollout))
-		mux.HandleFunc("GET "+prefix+"endpoints/rollout/status", h(s.handleRolloutStatus))
-		mux.HandleFunc("POST "+prefix+"endpoints/rollout/abort", h(s.handleAbortRollout))
-	}
+	h := s.ifConfigured(s.endpoints == nil)
+	handleLoopml(mux, "POST", "endpoints/create", h(s.handleCreateEndpoint))
+	handleLoopml(mux, "GET", "endpoints/get", h(s.handleGetEndpoint))
+	handleLoopml(mux, "GET", "endpoints/list", h(s.handleListEndpoints))
+	handleLoopml(mux, "GET", "endpoints/generation", h(s.handleEndpointsGeneration))
+	handleLoopml(mux, "PATCH", "endpoints/update", h(s.handleUpdateEndpoint))
+	handleLoopml(mux, "DELETE", "endpoints/delete", h(s.handleDeleteEndpoint))
+	handleLoopml(mux, "POST", "endpoints/rollout/start", h(s.handleStartRollout))
+	handleLoopml(mux, "GET", "endpoints/rollout/status", h(s.handleRolloutStatus))
+	handleLoopml(mux, "POST", "endpoints/rollout/abort", h(s.handleAbortRollout))
 }
 
 // decodeJSON reads r's body (bounded by the body limit) into v. Unknown

@@ -64,25 +64,19 @@ type pipelineNameRequest struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// registerPipelineRoutes registers the pipeline routes. When the Config
+// has no Pipelines they answer 501 NOT_IMPLEMENTED.
 func (s *Server) registerPipelineRoutes(mux *http.ServeMux) {
-	h := func(f http.HandlerFunc) http.HandlerFunc {
-		if s.pipelines.svc == nil {
-			return func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errUnimplemented()) }
-		}
-		return f
-	}
-	for _, prefix := range [...]string{loopmlPrefix, ajaxLoopmlPrefix} {
-		p := prefix + "pipelines/"
-		mux.HandleFunc("POST "+p+"runs/submit", h(s.handleSubmitPipelineRun))
-		mux.HandleFunc("GET "+p+"runs/get", h(s.handleGetPipelineRun))
-		mux.HandleFunc("GET "+p+"runs/list", h(s.handleListPipelineRuns))
-		mux.HandleFunc("POST "+p+"runs/cancel", h(s.handleCancelPipelineRun))
-		mux.HandleFunc("POST "+p+"triggers/create", h(s.handleCreatePipelineTrigger))
-		mux.HandleFunc("GET "+p+"triggers/get", h(s.handleGetPipelineTrigger))
-		mux.HandleFunc("GET "+p+"triggers/list", h(s.handleListPipelineTriggers))
-		mux.HandleFunc("DELETE "+p+"triggers/delete", h(s.handleDeletePipelineTrigger))
-		mux.HandleFunc("POST "+p+"triggers/fire", h(s.handleFirePipelineTrigger))
-	}
+	h := s.ifConfigured(s.pipelines.svc == nil)
+	handleLoopml(mux, "POST", "pipelines/runs/submit", h(s.handleSubmitPipelineRun))
+	handleLoopml(mux, "GET", "pipelines/runs/get", h(s.handleGetPipelineRun))
+	handleLoopml(mux, "GET", "pipelines/runs/list", h(s.handleListPipelineRuns))
+	handleLoopml(mux, "POST", "pipelines/runs/cancel", h(s.handleCancelPipelineRun))
+	handleLoopml(mux, "POST", "pipelines/triggers/create", h(s.handleCreatePipelineTrigger))
+	handleLoopml(mux, "GET", "pipelines/triggers/get", h(s.handleGetPipelineTrigger))
+	handleLoopml(mux, "GET", "pipelines/triggers/list", h(s.handleListPipelineTriggers))
+	handleLoopml(mux, "DELETE", "pipelines/triggers/delete", h(s.handleDeletePipelineTrigger))
+	handleLoopml(mux, "POST", "pipelines/triggers/fire", h(s.handleFirePipelineTrigger))
 }
 
 func respondPipelineRun(w http.ResponseWriter, r *loopml.PipelineRun) {

@@ -21,17 +21,10 @@ import (
 // registerPredictionRoutes registers the prediction log endpoints. When
 // the Config has no Predictions they answer 501 NOT_IMPLEMENTED.
 func (s *Server) registerPredictionRoutes(mux *http.ServeMux) {
-	h := func(f http.HandlerFunc) http.HandlerFunc {
-		if s.predictions == nil {
-			return func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errUnimplemented()) }
-		}
-		return f
-	}
-	for _, prefix := range [...]string{loopmlPrefix, ajaxLoopmlPrefix} {
-		mux.HandleFunc("GET "+prefix+"predictions/list", h(s.handleListPredictions))
-		mux.HandleFunc("GET "+prefix+"predictions/get", h(s.handleGetPrediction))
-		mux.HandleFunc("GET "+prefix+"predictions/stats", h(s.handleTargetStats))
-	}
+	h := s.ifConfigured(s.predictions == nil)
+	handleLoopml(mux, "GET", "predictions/list", h(s.handleListPredictions))
+	handleLoopml(mux, "GET", "predictions/get", h(s.handleGetPrediction))
+	handleLoopml(mux, "GET", "predictions/stats", h(s.handleTargetStats))
 }
 
 func (s *Server) handleListPredictions(w http.ResponseWriter, r *http.Request) {

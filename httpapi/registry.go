@@ -19,12 +19,7 @@ import (
 // NOT_IMPLEMENTED, so clients get an MLflow error body rather than a 404
 // HTML page.
 func (s *Server) registerRegistryRoutes(mux *http.ServeMux) {
-	h := func(f http.HandlerFunc) http.HandlerFunc {
-		if s.registry == nil {
-			return func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errUnimplemented()) }
-		}
-		return f
-	}
+	h := s.ifConfigured(s.registry == nil)
 	handle(mux, "POST", "registered-models/create", h(s.handleCreateRegisteredModel))
 	handle(mux, "GET", "registered-models/get", h(s.handleGetRegisteredModel))
 	handle(mux, "POST", "registered-models/rename", h(s.handleRenameRegisteredModel))
@@ -49,11 +44,9 @@ func (s *Server) registerRegistryRoutes(mux *http.ServeMux) {
 	handle(mux, "DELETE", "model-versions/delete-tag", h(s.handleDeleteModelVersionTag))
 	handle(mux, "POST", "model-versions/transition-stage", h(s.handleTransitionStage))
 
-	for _, prefix := range [...]string{loopmlPrefix, ajaxLoopmlPrefix} {
-		mux.HandleFunc("GET "+prefix+"registry/events", h(s.handleRegistryEvents))
-		mux.HandleFunc("GET "+prefix+"registry/alias-at", h(s.handleAliasAt))
-		mux.HandleFunc("GET "+prefix+"models/lineage", h(s.handleLineage))
-	}
+	handleLoopml(mux, "GET", "registry/events", h(s.handleRegistryEvents))
+	handleLoopml(mux, "GET", "registry/alias-at", h(s.handleAliasAt))
+	handleLoopml(mux, "GET", "models/lineage", h(s.handleLineage))
 }
 
 // URL prefixes of loopml's own JSON endpoints.

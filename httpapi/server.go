@@ -217,6 +217,25 @@ func handle(mux *http.ServeMux, method, path string, h http.HandlerFunc) {
 	mux.HandleFunc(method+" "+ajaxPrefix+path, h)
 }
 
+// handleLoopml registers h for method and a path of loopml's own API under
+// both of its prefixes (/api/2.0/loopml/ and /ajax-api/2.0/loopml/).
+func handleLoopml(mux *http.ServeMux, method, path string, h http.HandlerFunc) {
+	mux.HandleFunc(method+" "+loopmlPrefix+path, h)
+	mux.HandleFunc(method+" "+ajaxLoopmlPrefix+path, h)
+}
+
+// ifConfigured returns a wrapper for the handlers of one service: when
+// the service is missing from the Config (missing true) they answer 501
+// NOT_IMPLEMENTED with an MLflow error body instead of a 404 page.
+func (s *Server) ifConfigured(missing bool) func(http.HandlerFunc) http.HandlerFunc {
+	return func(f http.HandlerFunc) http.HandlerFunc {
+		if missing {
+			return func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errUnimplemented()) }
+		}
+		return f
+	}
+}
+
 // decodable is a request message read from a JSON body.
 type decodable interface {
 	field(d *decoder, key []byte) error

@@ -24,21 +24,14 @@ import (
 // registerWebhookRoutes registers the webhook endpoints. When the Config has
 // no Webhooks they answer 501 NOT_IMPLEMENTED.
 func (s *Server) registerWebhookRoutes(mux *http.ServeMux) {
-	h := func(f http.HandlerFunc) http.HandlerFunc {
-		if s.webhooks == nil {
-			return func(w http.ResponseWriter, r *http.Request) { s.writeError(w, r, errUnimplemented()) }
-		}
-		return f
-	}
-	for _, prefix := range [...]string{loopmlPrefix, ajaxLoopmlPrefix} {
-		mux.HandleFunc("POST "+prefix+"webhooks/create", h(s.handleCreateWebhook))
-		mux.HandleFunc("GET "+prefix+"webhooks/list", h(s.handleListWebhooks))
-		mux.HandleFunc("GET "+prefix+"webhooks/get", h(s.handleGetWebhook))
-		mux.HandleFunc("PATCH "+prefix+"webhooks/update", h(s.handleUpdateWebhook))
-		mux.HandleFunc("DELETE "+prefix+"webhooks/delete", h(s.handleDeleteWebhook))
-		mux.HandleFunc("GET "+prefix+"webhooks/deliveries", h(s.handleListWebhookDeliveries))
-		mux.HandleFunc("GET "+prefix+"webhooks/attempts", h(s.handleWebhookAttempts))
-	}
+	h := s.ifConfigured(s.webhooks == nil)
+	handleLoopml(mux, "POST", "webhooks/create", h(s.handleCreateWebhook))
+	handleLoopml(mux, "GET", "webhooks/list", h(s.handleListWebhooks))
+	handleLoopml(mux, "GET", "webhooks/get", h(s.handleGetWebhook))
+	handleLoopml(mux, "PATCH", "webhooks/update", h(s.handleUpdateWebhook))
+	handleLoopml(mux, "DELETE", "webhooks/delete", h(s.handleDeleteWebhook))
+	handleLoopml(mux, "GET", "webhooks/deliveries", h(s.handleListWebhookDeliveries))
+	handleLoopml(mux, "GET", "webhooks/attempts", h(s.handleWebhookAttempts))
 }
 
 // webhookRequest is the union of the webhook request messages. The has*
