@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/loopml/loopml"
 	"github.com/loopml/loopml/httpapi"
@@ -209,10 +208,13 @@ func TestRolloutStatusStepStats(t *testing.T) {
 	if err := c.CreateEndpoint(ctx, &loopml.Endpoint{Name: "recs", Targets: []loopml.EndpointTarget{{Model: "models:/recs/1"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.StartEndpointRollout(ctx, "recs", loopml.Rollout{Candidate: "models:/recs/2", IntervalMs: 60_000}); err != nil {
+	started, err := c.StartEndpointRollout(ctx, "recs", loopml.Rollout{Candidate: "models:/recs/2", IntervalMs: 60_000})
+	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().UnixMilli() + 1
+	// At the start of the step: a later time may still be in the future
+	// when the status is read within the same millisecond.
+	now := started.Rollout.StepStartedAt
 	var ps []*loopml.Prediction
 	for i := range 30 {
 		target, status := "models:/recs/1", 200
