@@ -593,7 +593,7 @@ func (r *runner) runStage(ctx context.Context, st *Stage) *StageResult {
 	}
 	sr.Key = key
 	// Cache lookup (gates are cached by their inputs, like any stage).
-	if !r.opts.Force {
+	if !r.opts.Force && !st.AlwaysChanged {
 		e, why, err := r.deps.Cache.Lookup(ctx, key)
 		if err != nil {
 			return fail(StatusFailed, fmt.Errorf("stage %s: cache: %w", st.Name, err))
@@ -1289,6 +1289,8 @@ func (r *runner) dryRun(ctx context.Context, plan []*Stage) (*Result, error) {
 			switch {
 			case r.opts.Force:
 				sr.Reason = "--force"
+			case st.AlwaysChanged:
+				sr.Reason = "always_changed"
 			case e != nil:
 				sr.Status, sr.CacheSource, sr.Outs, sr.Metrics = StatusCached, e.RunID, e.Outs, e.Metrics
 			default:

@@ -404,6 +404,48 @@ stages:
 	}
 }
 
+// TestAlwaysChanged checks that an always_changed stage runs every time
+// while its downstream stage still hits the cache when the output comes
+// out the same.
+func TestAlwaysChanged(t *testing.T) {
+	e := newEnv(t)
+	e.write(map[string]string{"input.txt": "hello\n"})
+	spec := `
+stages:
+  score:
+    cmd: cat input.txt > scores.txt; date +%s%N >> runs.log
+    deps: [input.txt]
+    outs: [scores.txt]
+    always_changed: true
+  report:
+    cmd: wc -l < scores.txt > report.txt
+    deps: [scores.txt]
+    outs: [report.txt]
+`
+	s := e.parse(spec)
+	for _, st := range s.Stages {
+		if st.AlwaysChanged != (st.Name == "score") {
+			t.Fatalf("stage %s: AlwaysChanged %v", st.Name, st.AlwaysChanged)
+		}
+	}
+	for i, want := range []map[string]string{
+		{"score": pipeline.StatusSucceeded, "report": pipeline.StatusSucceeded},
+		{"score": pipeline.StatusSucceeded, "report": pipeline.StatusCached},
+	} {
+		res, err := e.run(context.Background(), s, pipeline.Options{})
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, e.out)
+		}
+		if got := statuses(res); !equalMaps(got, want) {
+			t.Errorf("run %d: statuses %v, want %v", i, got, want)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(e.dir, "runs.log"))
+	if n := strings.Count(string(b), "\n"); n != 2 {
+		t.Errorf("score ran %d times, want 2", n)
+	}
+}
+
 func TestMissingOutputsNamed(t *testing.T) {
 	e := newEnv(t)
 	s := e.parse(`

@@ -65,6 +65,10 @@ type Stage struct {
 	Timeout time.Duration
 	Retries int
 	Backoff time.Duration // first retry delay, doubled each retry
+	// AlwaysChanged stages never come from the cache: they read
+	// something the cache key cannot see (a serving endpoint, a remote
+	// service, the clock), as DVC's always_changed.
+	AlwaysChanged bool
 
 	// Upstream names the stages this one depends on, sorted.
 	Upstream []string
@@ -376,7 +380,7 @@ func (p *parser) strMap(n *yaml.Node, what string) map[string]string {
 }
 
 // stageKeys are the keys a stage may have.
-var stageKeys = []string{"cmd", "uses", "with", "deps", "params", "outs", "metrics", "model", "gate", "foreach", "matrix", "env", "wd", "timeout", "retries", "backoff"}
+var stageKeys = []string{"cmd", "uses", "with", "deps", "params", "outs", "metrics", "model", "gate", "foreach", "matrix", "env", "wd", "timeout", "retries", "backoff", "always_changed"}
 
 // stage parses one stage and expands foreach/matrix.
 func (p *parser) stage(name string, line int, n *yaml.Node, globalEnv map[string]string) []*Stage {
@@ -670,6 +674,13 @@ func (p *parser) stageBody(base, name string, line int, keys map[string]*yaml.No
 			p.el.add(n.Line, "stage %q: retries: expected an integer from 0 to 100, got %s", base, kindName(n))
 		}
 		st.Retries = r
+	}
+	if n, ok := keys["always_changed"]; ok {
+		b, err := strconv.ParseBool(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil || n.Tag == "!!str" && n.Style != 0 {
+			p.el.add(n.Line, "stage %q: always_changed: expected true or false, got %s", base, kindName(n))
+		}
+		st.AlwaysChanged = b
 	}
 	if st.Backoff == 0 {
 		st.Backoff = time.Second

@@ -36,6 +36,7 @@ func TestParseErrors(t *testing.T) {
 		{"wrong type", "stages:\n  a:\n    cmd: {x: 1}\n", nil, `loopml.yaml:3: stage "a": cmd: expected a string or a list of strings, got a mapping`},
 		{"bad retries", "stages:\n  a:\n    cmd: x\n    retries: many\n", nil, `loopml.yaml:4: stage "a": retries: expected an integer from 0 to 100`},
 		{"bad timeout", "stages:\n  a:\n    cmd: x\n    timeout: soon\n", nil, `loopml.yaml:4: stage "a": timeout: expected a duration`},
+		{"bad always_changed", "stages:\n  a:\n    cmd: x\n    always_changed: sometimes\n", nil, `loopml.yaml:4: stage "a": always_changed: expected true or false`},
 		{"unknown dep stage", "stages:\n  a:\n    cmd: x\n    deps: [b.outs]\n", nil, `loopml.yaml:2: stage "a": dep "b.outs" names unknown stage "b"`},
 		{"cycle", "stages:\n  a:\n    cmd: x\n    deps: [b.txt]\n    outs: [a.txt]\n  b:\n    cmd: y\n    deps: [c.outs]\n    outs: [b.txt]\n  c:\n    cmd: z\n    deps: [a.txt]\n", nil,
 			"dependency cycle: "},

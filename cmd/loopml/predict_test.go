@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -309,5 +310,83 @@ func TestPredictAgainstServer(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPredictPipelineStage scores a file through a serving endpoint from a
+// pipeline stage (`loopml predict` in cmd, always_changed: the endpoint's
+// model is not a dep), as a run submitted through the API would: both
+// runs score every row, and the second run is not taken from the cache.
+func TestPredictPipelineStage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model and serves it")
+	}
+	home, endpoints := servingHome(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &syncBuffer{}, &syncBuffer{}
+	served := make(chan error, 1)
+	go func() {
+		served <- run(ctx, []string{"serve", "-f", endpoints, "--home", home, "--addr", "127.0.0.1:0"}, envMap(nil), stdout, stderr)
+	}()
+	var url string
+	waitUntil(t, "loopml serve to listen", func() bool {
+		if m := listeningRE.FindStringSubmatch(stdout.String()); m != nil {
+			url = m[1]
+		}
+		select {
+		case err := <-served:
+			t.Fatalf("serve exited: %v\n%s", err, stderr.String())
+		default:
+		}
+		return url != ""
+	})
+	dir := t.TempDir()
+	files := map[string]string{
+		"pairs.csv": "user_id,item_id\n1,1\n2,3\n3,5\n",
+		"loopml.yaml": `name: batch-scoring
+stages:
+  score:
+    cmd: loopml predict --endpoint recs --input pairs.csv --output scores.jsonl --url "$SERVE_URL"
+    env: {SERVE_URL: "` + url + `"}
+    deps: [pairs.csv]
+    outs: [scores.jsonl]
+    always_changed: true
+`,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bin := loopmlOnPath(t)
+	pipeHome := t.TempDir()
+	getenv := func(k string) (string, bool) {
+		switch k {
+		case homeEnv:
+			return pipeHome, true
+		case binEnv:
+			return bin, true
+		case trackingURIEnv:
+			return "", false
+		}
+		return os.LookupEnv(k)
+	}
+	for i := range 2 {
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"run", filepath.Join(dir, "loopml.yaml")}, getenv, &out, &out); err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, out.String())
+		}
+		if got := stageTable(t, out.String())["score"]; got == "cached" {
+			t.Fatalf("run %d: the always_changed stage came from the cache:\n%s", i, out.String())
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "scores.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) != 3 || !strings.Contains(lines[0], `"prediction"`) {
+			t.Fatalf("run %d: scores.jsonl:\n%s", i, b)
+		}
 	}
 }
