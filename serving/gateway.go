@@ -68,6 +68,7 @@ type Gateway struct {
 
 	startOnce sync.Once
 	stop      context.CancelFunc
+	stopped   <-chan struct{} // closed by Close
 	bg        sync.WaitGroup
 	shadowCh  chan shadowJob
 	closed    atomic.Bool
@@ -206,6 +207,9 @@ func (g *Gateway) Load(ctx context.Context, specs []EndpointSpec) error {
 	}
 	err := g.refreshTable(ctx, nt, true)
 	g.table.Store(nt)
+	for _, l := range old { // targets dropped by the new table
+		g.retire(l)
+	}
 	return err
 }
 
@@ -269,6 +273,7 @@ func (g *Gateway) refreshTable(ctx context.Context, t *table, fresh bool) error 
 			}
 			tg.cur.Store(l)
 			tg.setErr(nil)
+			g.retire(cur)
 			if cur == nil {
 				log.Info("model loaded", "endpoint", ep.spec.Name, "model", key, "version", v.Version, "seconds", time.Since(start).Seconds())
 			} else {
@@ -298,6 +303,7 @@ func (g *Gateway) start() {
 	g.cache = &registrycache.Cache{Registry: g.Registry, TTL: max(ttl/2, time.Millisecond)}
 	ctx, cancel := context.WithCancel(context.Background())
 	g.stop = cancel
+	g.stopped = ctx.Done()
 	n := g.ShadowQueue
 	if n <= 0 {
 		n = DefaultShadowQueue
@@ -342,6 +348,15 @@ func (g *Gateway) Close() error {
 		g.stop()
 	}
 	g.bg.Wait()
+	if t := g.table.Load(); t != nil { // stop the child processes
+		for _, ep := range t.list {
+			for _, tg := range append(append([]*target(nil), ep.targets...), ep.shadow...) {
+				if l := tg.cur.Load(); l != nil && l.proc != nil {
+					l.proc.close()
+				}
+			}
+		}
+	}
 	if p := g.plog.Load(); p != nil {
 		p.close() // drains the queued predictions
 	}

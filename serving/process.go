@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loopml/loopml"
@@ -30,13 +32,81 @@ type modelProcess interface {
 // processModel owns a process runtime and the directory its package was
 // materialised into.
 type processModel struct {
-	rt  modelProcess
-	dir string
+	rt        modelProcess
+	dir       string
+	inflight  atomic.Int64 // requests being proxied to it
+	closeOnce sync.Once
 }
 
+// close stops the child and removes its directory (once).
 func (p *processModel) close() {
-	_ = p.rt.Close()
-	_ = os.RemoveAll(p.dir)
+	p.closeOnce.Do(func() {
+		_ = p.rt.Close()
+		_ = os.RemoveAll(p.dir)
+	})
+}
+
+// A process-served version that no target serves any more (its alias
+// moved, its endpoint changed) is stopped once the requests that picked it
+// are done: retire waits processRetireGrace, so that a request that read
+// the old version just before the swap has registered itself, then until
+// none is in flight (at most processDrainLimit), and stops the child unless
+// a target serves the version again. A child, with the model it holds in
+// memory, thus lives about a second past its last request rather than
+// until the garbage collector finds it (the cleanup registered by
+// loadProcess stays as a backstop).
+const (
+	processRetireGrace = time.Second
+	processDrainLimit  = 5 * time.Minute
+)
+
+func (g *Gateway) retire(l *loaded) {
+	if l == nil || l.proc == nil {
+		return
+	}
+	g.bg.Add(1)
+	go func() {
+		defer g.bg.Done()
+		grace := time.NewTimer(processRetireGrace)
+		defer grace.Stop()
+		select {
+		case <-g.stopped: // Close stops what the table holds; this one too
+			l.proc.close()
+			return
+		case <-grace.C:
+		}
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for deadline := time.Now().Add(processDrainLimit); l.proc.inflight.Load() > 0 && time.Now().Before(deadline); {
+			select {
+			case <-g.stopped:
+				l.proc.close()
+				return
+			case <-tick.C:
+			}
+		}
+		g.refreshMu.Lock()
+		defer g.refreshMu.Unlock()
+		if !g.serves(l) {
+			l.proc.close()
+		}
+	}()
+}
+
+// serves reports whether a target of the current table holds l.
+func (g *Gateway) serves(l *loaded) bool {
+	t := g.table.Load()
+	if t == nil {
+		return false
+	}
+	for _, ep := range t.list {
+		for _, tg := range append(append([]*target(nil), ep.targets...), ep.shadow...) {
+			if tg.cur.Load() == l {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // processStub stands in as the learn.Model of a process-served version so
@@ -57,8 +127,8 @@ func (processStub) UnmarshalBinary([]byte) error {
 // process runtime: the package is copied to a temporary directory, the
 // command is resolved from its MLmodel (procserve.Resolve) and started,
 // and the version is ready when the child answers its health route. The
-// child is stopped when the version is no longer referenced (swapped out
-// and its requests done).
+// child is stopped by Gateway.retire once no target serves the version
+// and its requests are done, or by Gateway.Close.
 func loadProcess(ctx context.Context, v *loopml.ModelVersion, fsys fs.FS, mm *mlmodel.MLmodel) (*loaded, error) {
 	label := v.Name + "/" + v.Version
 	dir, err := os.MkdirTemp("", "loopml-model-")
@@ -92,6 +162,8 @@ func loadProcess(ctx context.Context, v *loopml.ModelVersion, fsys fs.FS, mm *ml
 // child validates its input (MLflow's scoring server enforces the
 // signature itself).
 func (g *Gateway) processInvocations(w http.ResponseWriter, r *http.Request, l *loaded) {
+	l.proc.inflight.Add(1)
+	defer l.proc.inflight.Add(-1)
 	setVersionHeaders(w, l)
 	r2 := new(http.Request)
 	*r2 = *r

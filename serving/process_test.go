@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -81,8 +80,8 @@ func TestProcessRuntimeLoadFailure(t *testing.T) {
 }
 
 // TestProcessRuntimeSwap: when the alias moves, the new version's child
-// starts and serves, and the old child is stopped once the old version is
-// no longer referenced.
+// starts and serves, the old child stops about a second later (not when
+// the garbage collector gets to it), and Close stops the current one.
 func TestProcessRuntimeSwap(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed: the process runtime test needs it")
@@ -123,14 +122,26 @@ func TestProcessRuntimeSwap(t *testing.T) {
 	if resp, out := do(t, "POST", srv.URL+"/endpoints/py/invocations", "application/json", body); resp.StatusCode != 200 || resp.Header.Get("X-Loopml-Model-Version") != versions["b"] {
 		t.Fatalf("after the swap: %d %v version %q", resp.StatusCode, out, resp.Header.Get("X-Loopml-Model-Version"))
 	}
-	deadline := time.Now().Add(20 * time.Second)
-	for syscall.Kill(pidA, 0) == nil && !zombie(pidA) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the old version's child %d still runs", pidA)
+	// The old child stops about a second after the swap (no garbage
+	// collection needed: g keeps nothing that would let it run on).
+	waitExit := func(what string, pid int) {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for syscall.Kill(pid, 0) == nil && !zombie(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: child %d still runs", what, pid)
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		runtime.GC()
-		time.Sleep(50 * time.Millisecond)
 	}
+	waitExit("the old version after the swap", pidA)
+	// Close stops the child of the version being served.
+	pidB := readPid(t, filepath.Join(tmp, "b.pid"))
+	if syscall.Kill(pidB, 0) != nil {
+		t.Fatalf("the serving version's child %d is not running", pidB)
+	}
+	g.Close()
+	waitExit("the serving version after Close", pidB)
 }
 
 func readPid(t *testing.T, file string) int {
