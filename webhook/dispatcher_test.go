@@ -655,10 +655,15 @@ func TestRestartResumes(t *testing.T) {
 			}
 		}
 		if len(got) == 4 {
-			slices.Sort(got[:2]) // delivered in parallel
+			// a and b in parallel; d at once and c when the crashed
+			// lease expires, in that order unless the machine is so
+			// loaded that the new dispatcher starts after the expiry
+			// (the lease check below is what matters).
+			slices.Sort(got[:2])
+			slices.Sort(got[2:])
 		}
-		if strings.Join(got, ",") != "a,b,d,c" {
-			t.Fatalf("delivered models %v, want a,b then d, then c after the crashed lease expired", got)
+		if strings.Join(got, ",") != "a,b,c,d" {
+			t.Fatalf("delivered models %v, want a and b, then c and d (each once)", got)
 		}
 		if cAt.Sub(crashedAt) < 250*time.Millisecond {
 			t.Fatalf("the crashed replica's delivery was taken over after %s, before its lease expired", cAt.Sub(crashedAt))
