@@ -156,8 +156,26 @@ func (pr *pqReader) checkMetadata(size int64) error {
 }
 
 // openFile opens the Parquet footer, turning a panic of parquet-go on a
-// malformed footer into an error.
+// malformed footer into an error. The magic bytes and the footer length
+// are checked first: parquet-go allocates the length the file claims, so
+// an 8-byte file could make it allocate 800 MB.
 func openFile(ra io.ReaderAt, size int64) (f *parquet.File, err error) {
+	if size < 12 {
+		return nil, fmt.Errorf("%d bytes is too short for a Parquet file", size)
+	}
+	var head, tail [8]byte
+	if _, err := ra.ReadAt(head[:4], 0); err != nil {
+		return nil, err
+	}
+	if _, err := ra.ReadAt(tail[:], size-8); err != nil {
+		return nil, err
+	}
+	if string(head[:4]) != "PAR1" || string(tail[4:]) != "PAR1" {
+		return nil, errors.New("no PAR1 magic at both ends")
+	}
+	if n := int64(binary.LittleEndian.Uint32(tail[:4])); n > size-12 {
+		return nil, fmt.Errorf("the footer claims %d bytes in a %d-byte file", n, size)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			f, err = nil, fmt.Errorf("decoder failed: %v", p)

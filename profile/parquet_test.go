@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -248,7 +249,7 @@ func TestFormatOfParquet(t *testing.T) {
 
 // FuzzParquet feeds arbitrary bytes (seeded with a valid file and damaged
 // copies) to the Parquet reader: it must return rows or an error, never
-// panic or hang.
+// panic, hang or allocate more than 256 MiB.
 func FuzzParquet(f *testing.F) {
 	var buf bytes.Buffer
 	w := parquet.NewGenericWriter[pqRecord](&buf)
@@ -266,6 +267,18 @@ func FuzzParquet(f *testing.F) {
 	f.Add(mid)
 	f.Add([]byte("PAR1PAR1"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// A small damaged file must not make the reader allocate much:
+		// "PAR1PAR1" once made parquet-go allocate 789 MiB for the
+		// footer length it claims.
+		var m0 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		defer func() {
+			var m1 runtime.MemStats
+			runtime.ReadMemStats(&m1)
+			if d := m1.TotalAlloc - m0.TotalAlloc; d > 256<<20 {
+				t.Fatalf("a %d-byte input made the reader allocate %d MiB", len(data), d>>20)
+			}
+		}()
 		rd, err := profile.NewReader(bytes.NewReader(data), "fuzz.parquet", "")
 		if err != nil {
 			return
