@@ -235,6 +235,7 @@ func (g *Gateway) refreshTable(ctx context.Context, t *table, fresh bool) error 
 	log := g.logger()
 	var errs []error
 	resolved := map[string]*loopml.ModelVersion{}
+	loadedNow := map[string]*loaded{} // by "name/version": targets naming one version share it
 	for _, ep := range t.list {
 		for _, tg := range append(append([]*target(nil), ep.targets...), ep.shadow...) {
 			cur := tg.cur.Load()
@@ -262,8 +263,14 @@ func (g *Gateway) refreshTable(ctx context.Context, t *table, fresh bool) error 
 				continue
 			}
 			start := time.Now()
-			l, err := loadVersion(ctx, g.Registry, g.Artifacts, v)
-			g.observeLoad(time.Since(start), err)
+			l, err := loadedNow[v.Name+"/"+v.Version], error(nil)
+			if l == nil {
+				l, err = loadVersion(ctx, g.Registry, g.Artifacts, v)
+				g.observeLoad(time.Since(start), err)
+			}
+			if err == nil {
+				loadedNow[v.Name+"/"+v.Version] = l
+			}
 			if err != nil {
 				err = fmt.Errorf("endpoint %s: target %s: %w", ep.spec.Name, key, err)
 				tg.setErr(err)

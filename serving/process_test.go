@@ -166,3 +166,41 @@ func zombie(pid int) bool {
 	i := strings.LastIndexByte(string(stat), ')')
 	return i > 0 && i+2 < len(stat) && stat[i+2] == 'Z'
 }
+
+// TestProcessRuntimeSharedVersion: two targets that resolve to the same
+// version (an alias and its version number) share one child process.
+func TestProcessRuntimeSharedVersion(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed: the process runtime test needs it")
+	}
+	score, err := os.ReadFile(filepath.Join("..", "procserve", "testdata", "score.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newEnv(t)
+	pids := filepath.Join(t.TempDir(), "pids")
+	v := e.putPackage(t, "py/model", map[string]string{
+		"MLmodel":  "flavors:\n  loopml_process:\n    command: [sh, -c, 'echo $$ >> " + pids + "; exec python3 score.py']\n",
+		"score.py": string(score),
+	})
+	if err := e.db.SetAlias(context.Background(), "recs", "py", v); err != nil {
+		t.Fatal(err)
+	}
+	_, srv, err := e.gateway(t, serving.EndpointSpec{Name: "py", Targets: []serving.TargetSpec{
+		{Model: "models:/recs@py", Weight: 50}, {Model: "models:/recs/" + v, Weight: 50}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if resp, out := do(t, "POST", srv.URL+"/endpoints/py/invocations", "application/json", `{"inputs": [{"x": 1, "y": 1}]}`); resp.StatusCode != 200 {
+			t.Fatalf("status %d: %v", resp.StatusCode, out)
+		}
+	}
+	b, err := os.ReadFile(pids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != 1 {
+		t.Fatalf("%d children started for one version, want 1", n)
+	}
+}
