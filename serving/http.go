@@ -1,10 +1,12 @@
 package serving
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"mime"
@@ -475,12 +477,24 @@ func (g *Gateway) handleInvocations(w http.ResponseWriter, r *http.Request) {
 		g.writeMLflowError(w, r, err)
 		return
 	}
+	// With shadow targets, keep the body: a tabular or process-served
+	// shadow scores the request itself.
+	var body []byte
+	if len(ep.shadow) > 0 {
+		if body, err = keepBody(r); err != nil {
+			g.writeMLflowError(w, r, err)
+			return
+		}
+	}
 	if l.tab != nil {
-		g.tabularInvocations(w, r, l, kind)
+		if g.tabularInvocations(w, r, l, kind) {
+			g.shadow(ep, shadowJob{requestID: requestID(w), body: body, kind: kind})
+		}
 		return
 	}
 	if l.proc != nil {
 		g.processInvocations(w, r, l)
+		g.shadow(ep, shadowJob{requestID: requestID(w), body: body, kind: kind}) // mirrored whatever the answer
 		return
 	}
 	var frame *mlmodel.Frame
@@ -508,7 +522,24 @@ func (g *Gateway) handleInvocations(w http.ResponseWriter, r *http.Request) {
 	scores := predict(l, pairs)
 	setVersionHeaders(w, l)
 	writePredictions(w, scores)
-	g.shadow(ep, shadowJob{requestID: requestID(w), pairs: pairs, scores: scores})
+	g.shadow(ep, shadowJob{requestID: requestID(w), pairs: pairs, scores: scores, body: body, kind: kind})
+}
+
+// keepBody reads the whole request body (bounded by the middleware's
+// MaxBytesReader) and puts it back for the handler.
+func keepBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil {
+		return []byte{}, nil
+	}
+	b, err := readBody(r.Body, "scoring request")
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return b, nil
 }
 
 // framePairs enforces the signature's inputs on f (missing required column

@@ -443,6 +443,12 @@ func (g *Gateway) logShadowRecommend(j *shadowJob, l *loaded, rec []learn.Scored
 }
 
 func (g *Gateway) logShadow(j *shadowJob, l *loaded, protocol string, in, out []byte, start time.Time) {
+	g.logShadowAnswer(j, l, protocol, in, out, http.StatusOK, "", start)
+}
+
+// logShadowAnswer logs a shadow target's answer with its status and error
+// message.
+func (g *Gateway) logShadowAnswer(j *shadowJob, l *loaded, protocol string, in, out []byte, status int, msg string, start time.Time) {
 	plog := g.plog.Load()
 	if plog == nil {
 		return
@@ -457,7 +463,7 @@ func (g *Gateway) logShadow(j *shadowJob, l *loaded, protocol string, in, out []
 	}
 	plog.enqueue(&loopml.Prediction{
 		RequestID: j.requestID, Workspace: plog.cfg.Workspace, Endpoint: j.endpoint, Target: j.target.spec.Model,
-		Model: l.version.Name, Version: l.version.Version, Shadow: true, Protocol: protocol, Status: http.StatusOK,
+		Model: l.version.Name, Version: l.version.Version, Shadow: true, Protocol: protocol, Status: status, Error: msg,
 		Inputs: string(in), Outputs: string(out), Truncated: trunc, LatencyUs: elapsed.Microseconds(), Timestamp: start.UnixMilli(),
 	})
 }

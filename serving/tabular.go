@@ -134,8 +134,9 @@ func classOf(m *learn.LogisticModel, p float64) int64 {
 }
 
 // tabularInvocations answers /invocations for a tabular model: the body
-// (JSON of kind "json" or CSV) is a dataframe of feature columns.
-func (g *Gateway) tabularInvocations(w http.ResponseWriter, r *http.Request, l *loaded, kind string) {
+// (JSON of kind "json" or CSV) is a dataframe of feature columns. It
+// reports whether it answered 200.
+func (g *Gateway) tabularInvocations(w http.ResponseWriter, r *http.Request, l *loaded, kind string) bool {
 	var frame *mlmodel.Frame
 	var params map[string]any
 	var err error
@@ -156,10 +157,11 @@ func (g *Gateway) tabularInvocations(w http.ResponseWriter, r *http.Request, l *
 	}
 	if err != nil {
 		g.writeMLflowError(w, r, err)
-		return
+		return false
 	}
 	setVersionHeaders(w, l)
 	writeJSON(w, http.StatusOK, map[string]any{"predictions": tabularScoring(l, preds)})
+	return true
 }
 
 // serveTabularInfer answers an OIP inference request when ep serves a
