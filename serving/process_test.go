@@ -22,13 +22,7 @@ import (
 // the child's own errors pass through, the other protocols say clearly
 // that the process runtime does not serve them.
 func TestProcessRuntime(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed: the process runtime test needs it")
-	}
-	score, err := os.ReadFile(filepath.Join("..", "procserve", "testdata", "score.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	score := pythonScorer(t)
 	e := newEnv(t)
 	v := e.putPackage(t, "py/model", map[string]string{
 		"MLmodel":  "artifact_path: model\nflavors:\n  loopml_process:\n    command: [python3, score.py]\n    batch: {max_rows: 64}\n",
@@ -83,13 +77,7 @@ func TestProcessRuntimeLoadFailure(t *testing.T) {
 // starts and serves, the old child stops about a second later (not when
 // the garbage collector gets to it), and Close stops the current one.
 func TestProcessRuntimeSwap(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed: the process runtime test needs it")
-	}
-	score, err := os.ReadFile(filepath.Join("..", "procserve", "testdata", "score.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	score := pythonScorer(t)
 	ctx := context.Background()
 	e := newEnv(t)
 	tmp := t.TempDir()
@@ -170,13 +158,7 @@ func zombie(pid int) bool {
 // TestProcessRuntimeSharedVersion: two targets that resolve to the same
 // version (an alias and its version number) share one child process.
 func TestProcessRuntimeSharedVersion(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed: the process runtime test needs it")
-	}
-	score, err := os.ReadFile(filepath.Join("..", "procserve", "testdata", "score.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	score := pythonScorer(t)
 	e := newEnv(t)
 	pids := filepath.Join(t.TempDir(), "pids")
 	v := e.putPackage(t, "py/model", map[string]string{
@@ -203,4 +185,18 @@ func TestProcessRuntimeSharedVersion(t *testing.T) {
 	if n := strings.Count(string(b), "\n"); n != 1 {
 		t.Fatalf("%d children started for one version, want 1", n)
 	}
+}
+
+// pythonScorer skips the test when python3 is missing, and returns the
+// source of procserve's test child (score.py: 2x + 3y + 1 per row).
+func pythonScorer(t *testing.T) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed: the process runtime test needs it")
+	}
+	score, err := os.ReadFile(filepath.Join("..", "procserve", "testdata", "score.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return score
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -84,13 +83,7 @@ func TestShadowTabular(t *testing.T) {
 // process-served model or a loopml recommender; their answers, errors
 // included, are logged and never returned.
 func TestShadowProcess(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed: the process runtime test needs it")
-	}
-	score, err := os.ReadFile(filepath.Join("..", "procserve", "testdata", "score.py"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	score := pythonScorer(t)
 	e := newEnv(t)
 	var versions []string
 	for _, dir := range []string{"py-a", "py-b"} {
