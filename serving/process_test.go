@@ -200,3 +200,52 @@ func pythonScorer(t *testing.T) []byte {
 	}
 	return score
 }
+
+// TestInputExampleWarmUp: a version is warmed with its package's input
+// example before it serves; a process-served version whose child refuses
+// its own example fails to load (its child stopped) and the alias move to
+// it leaves the previous version serving.
+func TestInputExampleWarmUp(t *testing.T) {
+	score := pythonScorer(t)
+	ctx := context.Background()
+	e := newEnv(t)
+	tmp := t.TempDir()
+	mlmodel := func(pidFile string) string {
+		return "flavors:\n  loopml_process:\n    command: [sh, -c, 'echo $$ > " + pidFile + "; exec python3 score.py']\n" +
+			"saved_input_example_info:\n  artifact_path: input_example.json\n  type: dataframe\n  pandas_orient: split\n"
+	}
+	good := e.putPackage(t, "good/model", map[string]string{
+		"MLmodel": mlmodel(filepath.Join(tmp, "good.pid")), "score.py": string(score),
+		"input_example.json": `{"columns": ["x", "y"], "data": [[1, 2]]}`,
+	})
+	bad := e.putPackage(t, "bad/model", map[string]string{
+		"MLmodel": mlmodel(filepath.Join(tmp, "bad.pid")), "score.py": string(score),
+		"input_example.json": `{"columns": ["a"], "data": [[1]]}`,
+	})
+	if err := e.db.SetAlias(ctx, "recs", "py", good); err != nil {
+		t.Fatal(err)
+	}
+	g, srv, err := e.gateway(t, serving.EndpointSpec{Name: "py", Targets: []serving.TargetSpec{{Model: "models:/recs@py"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.SetAlias(ctx, "recs", "py", bad); err != nil {
+		t.Fatal(err)
+	}
+	err = g.Refresh(ctx)
+	if err == nil || !strings.Contains(err.Error(), "input example") || !strings.Contains(err.Error(), "missing column") {
+		t.Fatalf("refresh to a version that refuses its example: %v", err)
+	}
+	resp, out := do(t, "POST", srv.URL+"/endpoints/py/invocations", "application/json", `{"dataframe_records": [{"x": 1, "y": 2}]}`)
+	if resp.StatusCode != 200 || resp.Header.Get("X-Loopml-Model-Version") != good {
+		t.Fatalf("after the failed swap: %d %v, version %q", resp.StatusCode, out, resp.Header.Get("X-Loopml-Model-Version"))
+	}
+	pid := readPid(t, filepath.Join(tmp, "bad.pid"))
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil && !zombie(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the refused version's child %d still runs", pid)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

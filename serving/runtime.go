@@ -1,10 +1,13 @@
 package serving
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -47,9 +50,11 @@ func (l *loaded) withHeaders() *loaded {
 // label is "name/version", for logs.
 func (l *loaded) label() string { return l.version.Name + "/" + l.version.Version }
 
-// loadVersion reads v's package and loads it with the native runtime, then
-// warms it (one prediction and one recommendation), so that the first
-// request served by it does not pay for lazy work.
+// loadVersion reads v's package and loads it (the native runtime for
+// loopml packages, a child process for the others), then warms it with
+// the package's input example (see warmWithExample), so that the first
+// request served by it does not pay for lazy work and a version that
+// cannot score its own example is never swapped in.
 func loadVersion(ctx context.Context, reg loopml.ModelRegistry, arts ArtifactReader, v *loopml.ModelVersion) (*loaded, error) {
 	dir, err := loopml.ModelVersionStorePath(ctx, reg, v)
 	if err != nil {
@@ -67,6 +72,21 @@ func loadVersion(ctx context.Context, reg loopml.ModelRegistry, arts ArtifactRea
 	if err != nil {
 		return nil, fmt.Errorf("model version %s/%s: %w", v.Name, v.Version, err)
 	}
+	l, err := loadRuntime(ctx, v, fsys, mm)
+	if err != nil {
+		return nil, err
+	}
+	if err := warmWithExample(l, fsys, mm); err != nil {
+		if l.proc != nil {
+			l.proc.close()
+		}
+		return nil, loopml.Errorf(loopml.ErrorCode(err), "model version %s: %s", l.label(), loopml.ErrorMessage(err))
+	}
+	return l, nil
+}
+
+// loadRuntime loads v with the runtime its flavors call for.
+func loadRuntime(ctx context.Context, v *loopml.ModelVersion, fsys fs.FS, mm *mlmodel.MLmodel) (*loaded, error) {
 	if _, ok := mm.Flavors[mlmodel.FlavorLoopml]; !ok {
 		return loadProcess(ctx, v, fsys, mm) // every other flavor: a child process; see process.go
 	}
@@ -102,4 +122,79 @@ func (l *loaded) itemValue(id string) any {
 		}
 	}
 	return id
+}
+
+// exampleBody returns the package's input example as an /invocations JSON
+// body, or nil when it has none this gateway can replay. MLflow writes
+// either a ready-to-POST serving_input_example.json (serving_input_path)
+// or the example itself (artifact_path) with its type: a dataframe in
+// pandas' split or records orient, or a tf-serving ndarray.
+func exampleBody(fsys fs.FS, mm *mlmodel.MLmodel) ([]byte, error) {
+	info := mm.SavedInputExampleInfo
+	if info == nil {
+		return nil, nil
+	}
+	read := func(name string) ([]byte, error) {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, loopml.Errorf(loopml.EINVALID, "the MLmodel names the input example %q, which the package lacks", name)
+		}
+		return b, nil
+	}
+	if info.ServingInputPath != "" {
+		return read(info.ServingInputPath)
+	}
+	if info.ArtifactPath == "" {
+		return nil, nil
+	}
+	key := ""
+	switch {
+	case info.Type == "dataframe" && (info.PandasOrient == "split" || info.PandasOrient == ""):
+		key = mlmodel.FormatDataframeSplit
+	case info.Type == "dataframe" && info.PandasOrient == "records":
+		key = mlmodel.FormatDataframeRecords
+	case info.Type == "ndarray":
+		key = mlmodel.FormatInputs
+	default:
+		return nil, nil // a type MLflow's scoring server gets otherwise (sparse matrices, ...)
+	}
+	b, err := read(info.ArtifactPath)
+	if err != nil {
+		return nil, err
+	}
+	if key == mlmodel.FormatInputs {
+		// tf-serving format: already {"inputs": ...} or {"instances": ...}
+		var top map[string]json.RawMessage
+		if json.Unmarshal(b, &top) == nil && (top["inputs"] != nil || top["instances"] != nil) {
+			return b, nil
+		}
+	}
+	return json.Marshal(map[string]json.RawMessage{key: b})
+}
+
+// warmWithExample scores the package's input example once through l's
+// runtime (decoded and predicted in process, or posted to the child), and
+// fails when the model cannot score it.
+func warmWithExample(l *loaded, fsys fs.FS, mm *mlmodel.MLmodel) error {
+	body, err := exampleBody(fsys, mm)
+	if err != nil || body == nil {
+		return err
+	}
+	if l.proc != nil {
+		r, err := http.NewRequest(http.MethodPost, "/invocations", bytes.NewReader(body))
+		if err != nil {
+			return err
+		}
+		r.Header.Set("Content-Type", "application/json")
+		w := &bufferWriter{header: http.Header{}}
+		l.proc.rt.ServeHTTP(w, r)
+		if w.status == 0 || w.status >= 300 {
+			return loopml.Errorf(loopml.EINVALID, "the child answered its input example with status %d: %s", w.status, strings.TrimSpace(w.body.String()))
+		}
+		return nil
+	}
+	if _, err := scoreBody(l, body, "json"); err != nil {
+		return loopml.Errorf(loopml.EINVALID, "the model cannot score its input example: %s", loopml.ErrorMessage(err))
+	}
+	return nil
 }

@@ -4,7 +4,11 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"testing/fstest"
+
+	"github.com/loopml/loopml/mlmodel"
 )
 
 // TestWritePredictions checks that the hand-written /invocations answer is
@@ -38,5 +42,41 @@ func TestWritePredictions(t *testing.T) {
 	writePredictions(got, []float64{1, math.NaN(), math.Inf(-1)})
 	if got.Body.String() != "{\"predictions\":[1,null,null]}\n" {
 		t.Fatalf("non-finite scores: %q", got.Body.String())
+	}
+}
+
+// TestExampleBody checks how each kind of saved input example becomes an
+// /invocations body.
+func TestExampleBody(t *testing.T) {
+	fsys := fstest.MapFS{
+		"split.json":   {Data: []byte(`{"columns": ["a"], "data": [[1]]}`)},
+		"records.json": {Data: []byte(`[{"a": 1}]`)},
+		"nd.json":      {Data: []byte(`[[1, 2]]`)},
+		"tf.json":      {Data: []byte(`{"inputs": [[1, 2]]}`)},
+		"serve.json":   {Data: []byte(`{"dataframe_split": {"columns": ["a"], "data": [[2]]}, "params": {"k": 1}}`)},
+	}
+	tests := []struct {
+		info *mlmodel.InputExampleInfo
+		want string // "" for no body; "error" for an error
+	}{
+		{nil, ""},
+		{&mlmodel.InputExampleInfo{ArtifactPath: "split.json", Type: "dataframe", PandasOrient: "split"}, `{"dataframe_split":{"columns":["a"],"data":[[1]]}}`},
+		{&mlmodel.InputExampleInfo{ArtifactPath: "records.json", Type: "dataframe", PandasOrient: "records"}, `{"dataframe_records":[{"a":1}]}`},
+		{&mlmodel.InputExampleInfo{ArtifactPath: "nd.json", Type: "ndarray"}, `{"inputs":[[1,2]]}`},
+		{&mlmodel.InputExampleInfo{ArtifactPath: "tf.json", Type: "ndarray", Format: "tf-serving"}, `{"inputs": [[1, 2]]}`},
+		{&mlmodel.InputExampleInfo{ArtifactPath: "split.json", Type: "dataframe", ServingInputPath: "serve.json"}, `{"dataframe_split": {"columns": ["a"], "data": [[2]]}, "params": {"k": 1}}`},
+		{&mlmodel.InputExampleInfo{ArtifactPath: "x.npz", Type: "sparse_matrix_csr"}, ""},
+		{&mlmodel.InputExampleInfo{ArtifactPath: "missing.json", Type: "dataframe", PandasOrient: "split"}, "error"},
+	}
+	for i, tt := range tests {
+		got, err := exampleBody(fsys, &mlmodel.MLmodel{SavedInputExampleInfo: tt.info})
+		switch {
+		case tt.want == "error":
+			if err == nil || !strings.Contains(err.Error(), "missing.json") {
+				t.Errorf("%d: got %q, %v; want an error naming the file", i, got, err)
+			}
+		case err != nil || string(got) != tt.want:
+			t.Errorf("%d: got %q, %v; want %q", i, got, err, tt.want)
+		}
 	}
 }
