@@ -496,41 +496,48 @@ FROM predictions p`+where+` GROUP BY p.target`), args...)
 		}
 		return rows.Close()
 	}
+	// SQLite has no percentile function: stream the latencies in order and
+	// keep the two nearest-rank values, knowing each target's count from
+	// the counts query (one same-snapshot transaction), so that memory does
+	// not grow with the window.
 	rows, err := tx.QueryContext(ctx, db.q(`SELECT p.target, p.latency_us FROM predictions p`+where+` ORDER BY p.target, p.latency_us`), args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	var cur string
-	var lat []int64
-	flush := func() {
-		if len(lat) > 0 {
-			s := get(cur)
-			s.LatencyP50Us, s.LatencyP99Us = float64(nearestRank(lat, 0.5)), float64(nearestRank(lat, 0.99))
-		}
-		lat = lat[:0]
-	}
+	var (
+		cur         string
+		s           *loopml.TargetStats
+		i, r50, r99 int64
+	)
 	for rows.Next() {
 		var t string
 		var l int64
 		if err := rows.Scan(&t, &l); err != nil {
 			return err
 		}
-		if t != cur {
-			flush()
-			cur = t
+		if s == nil || t != cur {
+			cur, s, i = t, get(t), 0
+			r50, r99 = nearestRankIndex(s.Requests, 0.5), nearestRankIndex(s.Requests, 0.99)
 		}
-		lat = append(lat, l)
+		if i == r50 {
+			s.LatencyP50Us = float64(l)
+		}
+		if i == r99 {
+			s.LatencyP99Us = float64(l)
+		}
+		i++
 	}
-	flush()
 	return rows.Close()
 }
 
 // nearestRank is the q-quantile of sorted values by the nearest-rank
 // method (PostgreSQL's percentile_disc).
-func nearestRank(sorted []int64, q float64) int64 {
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[max(0, min(i, len(sorted)-1))]
+// nearestRankIndex is the 0-based index of the nearest-rank q-quantile
+// among n sorted values.
+func nearestRankIndex(n int64, q float64) int64 {
+	i := int64(math.Ceil(q*float64(n))) - 1
+	return max(0, min(i, n-1))
 }
 
 // numericLabel parses a feedback label as one number: a JSON number, a
