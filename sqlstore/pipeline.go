@@ -392,7 +392,10 @@ ORDER BY q.queued_at, q.id LIMIT 1`).Scan(&id, &ws)
 		if err != nil {
 			return err
 		}
-		now := db.nowMs()
+		now, err := db.leaseNowMs(ctx, tx)
+		if err != nil {
+			return err
+		}
 		// The compare-and-set: only a run still queued is claimed.
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE pipeline_runs SET status = 'running', runner = ?, lease_expires_at = ?, start_time = ?
 WHERE id = ? AND status = 'queued'`), runner, now+lease.Milliseconds(), now, id)
@@ -422,9 +425,13 @@ func (db *DB) HeartbeatPipelineRun(ctx context.Context, h loopml.PipelineHeartbe
 	}
 	var r *loopml.PipelineRun
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
+		now, err := db.leaseNowMs(ctx, tx)
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE pipeline_runs SET lease_expires_at = ?,
   tracking_run_id = CASE WHEN ? = '' THEN tracking_run_id ELSE ? END
-WHERE id = ? AND runner = ? AND status = 'running'`), db.nowMs()+h.Lease.Milliseconds(), h.TrackingRunID, h.TrackingRunID, h.ID, h.Runner)
+WHERE id = ? AND runner = ? AND status = 'running'`), now+h.Lease.Milliseconds(), h.TrackingRunID, h.TrackingRunID, h.ID, h.Runner)
 		if err != nil {
 			return err
 		}
@@ -472,7 +479,10 @@ WHERE id = ? AND runner = ? AND status = 'running'`), status, db.nowMs(), status
 // ExpirePipelineLeases implements loopml.PipelineService.
 func (db *DB) ExpirePipelineLeases(ctx context.Context) (_ []*loopml.PipelineRun, err error) {
 	defer db.op("ExpirePipelineLeases", time.Now(), &err)
-	now := db.nowMs()
+	now, err := db.leaseNowMs(ctx, db.rdb)
+	if err != nil {
+		return nil, db.fail(err, "expire pipeline leases")
+	}
 	rows, err := db.rdb.QueryContext(ctx, db.q(`SELECT `+pipelineRunCols+` FROM pipeline_runs WHERE status = 'running' AND lease_expires_at < ?`), now)
 	if err != nil {
 		return nil, db.fail(err, "expire pipeline leases")
@@ -513,4 +523,20 @@ WHERE id = ? AND status = 'running' AND runner = ? AND lease_expires_at = ?`), r
 		}
 	}
 	return out, nil
+}
+
+// leaseNowMs is the time leases are granted and expired by: the database
+// server's clock on PostgreSQL (even for a store opened with Options.Now),
+// so that replicas whose clocks disagree still agree on whether a lease
+// has run out (a fast clock would otherwise take over a live run); SQLite
+// lives on one host, whose clock (or Options.Now) it uses.
+func (db *DB) leaseNowMs(ctx context.Context, q interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+}) (int64, error) {
+	if db.dialect.name() != "postgres" {
+		return db.nowMs(), nil
+	}
+	var ms int64
+	err := q.QueryRowContext(ctx, `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint`).Scan(&ms)
+	return ms, err
 }
