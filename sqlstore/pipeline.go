@@ -524,19 +524,3 @@ WHERE id = ? AND status = 'running' AND runner = ? AND lease_expires_at = ?`), r
 	}
 	return out, nil
 }
-
-// leaseNowMs is the time leases are granted and expired by: the database
-// server's clock on PostgreSQL (even for a store opened with Options.Now),
-// so that replicas whose clocks disagree still agree on whether a lease
-// has run out (a fast clock would otherwise take over a live run); SQLite
-// lives on one host, whose clock (or Options.Now) it uses.
-func (db *DB) leaseNowMs(ctx context.Context, q interface {
-	QueryRowContext(context.Context, string, ...any) *sql.Row
-}) (int64, error) {
-	if db.dialect.name() != "postgres" {
-		return db.nowMs(), nil
-	}
-	var ms int64
-	err := q.QueryRowContext(ctx, `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint`).Scan(&ms)
-	return ms, err
-}

@@ -11,7 +11,8 @@ import (
 
 // TestPostgresLeaseClockSkew: on PostgreSQL leases run on the database's
 // clock, so a replica whose clock is an hour fast neither takes over a
-// live run nor grants leases that outlive the others' view of time.
+// live pipeline run or webhook delivery nor grants leases that outlive
+// the others' view of time.
 func TestPostgresLeaseClockSkew(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgSchemaDSN(t)
@@ -56,5 +57,24 @@ func TestPostgresLeaseClockSkew(t *testing.T) {
 	}
 	if d := time.Until(time.UnixMilli(r2.LeaseExpiresAt)); d > 70*time.Second {
 		t.Fatalf("the fast replica's lease expires in %s, want about a minute", d)
+	}
+
+	// Webhook deliveries: one leased by the honest replica is not taken
+	// over by the fast one.
+	w := &loopml.Webhook{Name: "h", URL: "http://127.0.0.1:9/hook", Active: true}
+	if err := honest.CreateWebhook(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	if err := honest.CreateRegisteredModel(ctx, &loopml.RegisteredModel{Name: "m"}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := honest.EnqueueWebhookDeliveries(ctx, 100); err != nil || n != 1 {
+		t.Fatalf("enqueue: %d, %v", n, err)
+	}
+	if tasks, err := honest.ClaimWebhookDeliveries(ctx, "honest", 10, time.Minute); err != nil || len(tasks) != 1 {
+		t.Fatalf("honest claim: %d, %v", len(tasks), err)
+	}
+	if tasks, err := fast.ClaimWebhookDeliveries(ctx, "fast", 10, time.Minute); err != nil || len(tasks) != 0 {
+		t.Fatalf("the fast replica took over %d leased deliveries (%v)", len(tasks), err)
 	}
 }

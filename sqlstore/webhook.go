@@ -388,7 +388,10 @@ func (db *DB) EnqueueWebhookDeliveries(ctx context.Context, max int) (_ int, err
 		if err != nil {
 			return err
 		}
-		t := db.nowMs()
+		t, err := db.leaseNowMs(ctx, tx) // due now on the clock claims read
+		if err != nil {
+			return err
+		}
 		for _, e := range events {
 			for _, h := range hooks {
 				if e.ID <= h.after || !h.w.Matches(e) {
@@ -446,7 +449,10 @@ func (db *DB) ClaimWebhookDeliveries(ctx context.Context, owner string, max int,
 	var out []loopml.WebhookTask
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		t := db.nowMs()
+		t, err := db.leaseNowMs(ctx, tx) // the database's clock: leases span replicas
+		if err != nil {
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, db.q(`UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ?
 WHERE delivery_id IN (
   SELECT d.delivery_id FROM webhook_deliveries d JOIN webhooks w ON w.webhook_id = d.webhook_id
@@ -522,7 +528,10 @@ func (db *DB) RecordWebhookAttempt(ctx context.Context, r loopml.WebhookAttemptR
 	}
 	msg = strings.ToValidUTF8(msg, "")
 	err = db.writeTx(ctx, func(tx *sql.Tx) error {
-		t := db.nowMs()
+		t, err := db.leaseNowMs(ctx, tx) // retries are due on the clock claims read
+		if err != nil {
+			return err
+		}
 		res, err := tx.ExecContext(ctx, db.q(`UPDATE webhook_deliveries
 SET status = ?, attempts = ?, response_code = ?, error = ?, next_attempt_at = ?, lease_owner = '', lease_until = 0, last_updated_timestamp = ?
 WHERE delivery_id = ? AND lease_owner = ? AND attempts = ? AND status = ?`),
