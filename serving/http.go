@@ -32,8 +32,9 @@ const (
 const maxRequestIDLength = 128
 
 // Handler returns the HTTP handler of the gateway: the OIP v2, MLflow
-// scoring and recommendation routes (see the package doc), GET /ping (200
-// when ready) and GET /endpoints (the status of every endpoint as JSON).
+// scoring and recommendation routes (see the package doc), GET /ping and
+// GET /readyz (200 when ready), GET /healthz (200 while the process
+// answers) and GET /endpoints (the status of every endpoint as JSON).
 // Every response carries X-Request-Id; bodies are limited to MaxBodyBytes.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -61,6 +62,16 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("GET /ping", func(w http.ResponseWriter, _ *http.Request) {
 		ready := g.Ready()
 		writeJSON(w, readyStatus(ready), map[string]bool{"ready": ready})
+	})
+	// Kubernetes-style probes: /healthz is liveness (the process answers),
+	// /readyz readiness (every target of every endpoint loaded), with each
+	// endpoint's status, and why a target is not loaded, when it is not.
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		ready := g.Ready()
+		writeJSON(w, readyStatus(ready), map[string]any{"ready": ready, "endpoints": statusJSON(g.Status())})
 	})
 	return g.middleware(mux)
 }

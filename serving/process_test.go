@@ -4,6 +4,7 @@ package serving_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,12 +65,17 @@ func TestProcessRuntimeLoadFailure(t *testing.T) {
 	v := e.putPackage(t, "bad/model", map[string]string{
 		"MLmodel": "flavors:\n  loopml_process:\n    command: [sh, -c, 'echo cannot load weights >&2; exit 4']\n",
 	})
-	g, _, err := e.gateway(t, serving.EndpointSpec{Name: "bad", Targets: []serving.TargetSpec{{Model: "models:/recs/" + v}}})
+	g, srv, err := e.gateway(t, serving.EndpointSpec{Name: "bad", Targets: []serving.TargetSpec{{Model: "models:/recs/" + v}}})
 	if err == nil || !strings.Contains(err.Error(), "model version recs/"+v+": model recs/"+v+": the model process exited before it was ready (exit status 4); last output: cannot load weights") {
 		t.Fatalf("load: %v", err)
 	}
 	if g.Ready() {
 		t.Error("ready with a failed target")
+	}
+	// The readiness probe says which target failed and why.
+	resp, out := do(t, "GET", srv.URL+"/readyz", "", "")
+	if resp.StatusCode != 503 || !strings.Contains(fmt.Sprint(out["endpoints"]), "cannot load weights") {
+		t.Errorf("GET /readyz: %d %v", resp.StatusCode, out)
 	}
 }
 

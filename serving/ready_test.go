@@ -2,6 +2,7 @@ package serving_test
 
 import (
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/loopml/loopml/serving"
@@ -34,12 +35,22 @@ func TestReadyWithoutEndpoints(t *testing.T) {
 		{srv.URL + "/ping", 200},
 		{srv.URL + "/v2/health/ready", 200},
 		{srv.URL + "/v2/health/live", 200},
+		{srv.URL + "/readyz", 200},
+		{srv.URL + "/healthz", 200},
 		{usrv.URL + "/ping", 503},
 		{usrv.URL + "/v2/health/ready", 503},
+		{usrv.URL + "/readyz", 503},
+		{usrv.URL + "/healthz", 200},
 	} {
 		resp, out := do(t, "GET", c.url, "", "")
 		if resp.StatusCode != c.want {
 			t.Errorf("GET %s: %d %v, want %d", c.url, resp.StatusCode, out, c.want)
+		}
+		if strings.HasSuffix(c.url, "/healthz") {
+			if out["status"] != "ok" {
+				t.Errorf("GET %s: %v", c.url, out)
+			}
+			continue
 		}
 		if c.url != srv.URL+"/v2/health/live" && out["ready"] != (c.want == 200) {
 			t.Errorf("GET %s: ready %v, want %v", c.url, out["ready"], c.want == 200)

@@ -65,7 +65,8 @@ Routes: GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}[/versions/
 POST /v2/models/{name}[/versions/{v}]/infer (OIP v2), POST /endpoints/{name}/invocations
 and /invocations (MLflow scoring: JSON or text/csv), POST /endpoints/{name}/recommend
 ({"user_id", "k", "exclude_seen"}), POST /endpoints/{name}/feedback ({"request_id",
-"label"|"reward"}), GET /endpoints (status), GET /ping, GET /metrics (Prometheus).
+"label"|"reward"}), GET /endpoints (status), GET /ping, GET /healthz and GET /readyz (probes),
+GET /metrics (Prometheus).
 
 Every request is logged (asynchronously; --prediction-log-*) into the home's
 store or --prediction-log-store; a full queue drops predictions, never requests.
@@ -254,7 +255,7 @@ func withServing(api, gw http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
 		if p == "/v2" || strings.HasPrefix(p, "/v2/") || p == "/endpoints" || strings.HasPrefix(p, "/endpoints/") ||
-			p == "/invocations" || p == "/ping" {
+			p == "/invocations" || p == "/ping" || p == "/healthz" || p == "/readyz" {
 			gw.ServeHTTP(w, r)
 			return
 		}

@@ -166,6 +166,13 @@ func TestServerMountsEndpoints(t *testing.T) {
 	if code, _, _ := httpJSON(t, "GET", url+"/health", ""); code != 200 {
 		t.Errorf("/health: %d", code)
 	}
+	// Probes: liveness, and readiness once every target is loaded.
+	if code, out, _ := httpJSON(t, "GET", url+"/healthz", ""); code != 200 || out["status"] != "ok" {
+		t.Errorf("/healthz: %d %v", code, out)
+	}
+	if code, out, _ := httpJSON(t, "GET", url+"/readyz", ""); code != 200 || out["ready"] != true {
+		t.Errorf("/readyz: %d %v", code, out)
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
