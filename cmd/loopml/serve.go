@@ -57,9 +57,11 @@ func newServeCommand(getenv func(string) (string, bool)) *cobra.Command {
       default: true                   # also answers POST /invocations
 
 Models come from the local home (--home) or from a tracking server
-(--tracking-uri), and must be loopml-flavored packages (loopml train). A
-target that follows an alias, a stage or "latest" is re-resolved every
---poll-interval; a new version is loaded and warmed before it is swapped in.
+(--tracking-uri). loopml-flavored packages (loopml train) run in process;
+other packages (python_function, or a loopml_process command) run in a
+child process. A target that follows an alias, a stage or "latest" is
+re-resolved every --poll-interval; a new version is loaded and warmed with
+its input example before it is swapped in.
 
 Routes: GET /v2, /v2/health/live, /v2/health/ready, /v2/models/{name}[/versions/{v}][/ready],
 POST /v2/models/{name}[/versions/{v}]/infer (OIP v2), POST /endpoints/{name}/invocations
