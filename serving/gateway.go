@@ -22,6 +22,8 @@ const (
 	DefaultPollInterval = 5 * time.Second
 	DefaultMaxBodyBytes = 16 << 20
 	DefaultShadowQueue  = 256
+	DefaultReadTimeout  = 30 * time.Second
+	DefaultWriteTimeout = 60 * time.Second
 )
 
 // Gateway serves endpoints. Set Registry and Artifacts, call Load with the
@@ -42,6 +44,15 @@ type Gateway struct {
 	PollInterval time.Duration
 	// MaxBodyBytes bounds request bodies; 0 is DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// ReadTimeout bounds the time to receive a request's body, and
+	// WriteTimeout the time to send its answer, from the moment its
+	// headers are read: a slow client gets 408 Request Timeout or its
+	// connection closed, and cannot hold a handler. They are set per
+	// request (http.ResponseController), so they also apply when the
+	// gateway shares a server with longer uploads (loopml server). 0 means
+	// DefaultReadTimeout and DefaultWriteTimeout; negative disables.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
 	// ShadowQueue bounds the shadow requests waiting to run; when it is
 	// full a shadow copy is dropped (and counted), never the response.
 	// 0 is DefaultShadowQueue.
@@ -124,6 +135,18 @@ func (g *Gateway) logger() *slog.Logger {
 }
 
 var discardLogger = slog.New(slog.DiscardHandler)
+
+// timeouts returns the read and write timeouts (0 when disabled).
+func (g *Gateway) timeouts() (read, write time.Duration) {
+	read, write = g.ReadTimeout, g.WriteTimeout
+	if read == 0 {
+		read = DefaultReadTimeout
+	}
+	if write == 0 {
+		write = DefaultWriteTimeout
+	}
+	return max(read, 0), max(write, 0)
+}
 
 func (g *Gateway) maxBody() int64 {
 	if g.MaxBodyBytes > 0 {

@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"math"
 	"mime"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,7 +88,23 @@ func readyStatus(ready bool) int {
 // middleware assigns the request id, limits the body and recovers panics.
 func (g *Gateway) middleware(next http.Handler) http.Handler {
 	limit := g.maxBody()
+	readTimeout, writeTimeout := g.timeouts()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if readTimeout > 0 || writeTimeout > 0 {
+			// Per-request deadlines (ignored where the writer has no
+			// connection, e.g. in tests). The write deadline is lifted
+			// when the handler returns: a server without a WriteTimeout
+			// of its own would keep it for the next request on the
+			// connection.
+			rc := http.NewResponseController(w)
+			now := time.Now()
+			if readTimeout > 0 {
+				_ = rc.SetReadDeadline(now.Add(readTimeout))
+			}
+			if writeTimeout > 0 && rc.SetWriteDeadline(now.Add(writeTimeout)) == nil {
+				defer func() { _ = rc.SetWriteDeadline(time.Time{}) }()
+			}
+		}
 		id := r.Header.Get(HeaderRequestID)
 		if !validRequestID(id) {
 			id = newRequestID()
@@ -248,16 +266,26 @@ func (g *Gateway) message(w http.ResponseWriter, r *http.Request, err error) str
 // writeMLflowError writes {"error_code", "message"} (the scoring server's
 // and the recommend route's error body).
 func (g *Gateway) writeMLflowError(w http.ResponseWriter, r *http.Request, err error) {
-	msg := g.message(w, r, err)
+	status, msg := g.errorStatus(w, r, err)
 	noteError(w, msg)
-	writeJSON(w, statusOf(err), map[string]string{"error_code": mlflowCode(err), "message": msg})
+	writeJSON(w, status, map[string]string{"error_code": mlflowCode(err), "message": msg})
 }
 
 // writeOIPError writes {"error": msg} (the OIP v2 error body).
 func (g *Gateway) writeOIPError(w http.ResponseWriter, r *http.Request, err error) {
-	msg := g.message(w, r, err)
+	status, msg := g.errorStatus(w, r, err)
 	noteError(w, msg)
-	writeJSON(w, statusOf(err), map[string]string{"error": msg})
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// errorStatus is the status and message of an error answer: a body that
+// did not arrive before the read deadline is 408 Request Timeout.
+func (g *Gateway) errorStatus(w http.ResponseWriter, r *http.Request, err error) (int, string) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		read, _ := g.timeouts()
+		return http.StatusRequestTimeout, fmt.Sprintf("request timeout: the request body did not arrive within %s", read)
+	}
+	return statusOf(err), g.message(w, r, err)
 }
 
 // endpoint returns the endpoint called name ("" is the default endpoint).

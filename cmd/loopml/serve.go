@@ -32,6 +32,8 @@ type serveOptions struct {
 	logLevel    string
 	logFormat   string
 	shutdown    time.Duration
+	readTO      time.Duration
+	writeTO     time.Duration
 	// prediction log
 	logSample   float64
 	logMaxBytes string
@@ -95,6 +97,8 @@ named like one of the file is an error at start.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&o.shutdown, "shutdown-timeout", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may take to finish")
+	f.DurationVar(&o.readTO, "read-timeout", serving.DefaultReadTimeout, "time for a request's body to arrive once its headers are read; a slower client gets 408 (negative: none)")
+	f.DurationVar(&o.writeTO, "write-timeout", serving.DefaultWriteTimeout, "time to answer a request, from its headers; keep it above --read-timeout (negative: none)")
 	def := DefaultConfig()
 	f.Float64Var(&o.logSample, "prediction-log-sample", def.PredictionLogSample, "fraction of requests logged to the prediction log, 0 to 1 (0 turns logging off)")
 	f.StringVar(&o.logMaxBytes, "prediction-log-max-bytes", formatBytes(def.PredictionLogMaxBytes), "bytes of each request's inputs and of its outputs kept in the prediction log")
@@ -155,6 +159,7 @@ func runServe(ctx context.Context, o serveOptions, getenv func(string) (string, 
 	defer closeLog()
 	reg, _ := newMetrics()
 	gw := &serving.Gateway{Registry: svc.registry, Artifacts: svc.artifacts, Logger: logger.With("component", "serving"), PollInterval: poll, MaxBodyBytes: maxBody,
+		ReadTimeout: timeoutFlag(o.readTO), WriteTimeout: timeoutFlag(o.writeTO),
 		PredictionLog: predictionLogConfig(predLog, o.logSample, logMax, o.logQueue), Metrics: reg}
 	defer gw.Close()
 	if err := gw.Load(ctx, specs); err != nil {
@@ -263,4 +268,13 @@ func withServing(api, gw http.Handler) http.Handler {
 		}
 		api.ServeHTTP(w, r)
 	})
+}
+
+// timeoutFlag maps a timeout flag to a Gateway field: the flag's 0 and
+// negative values both mean none (the field's 0 is the default).
+func timeoutFlag(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
 }
