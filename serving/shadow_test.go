@@ -1,17 +1,13 @@
 package serving_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/loopml/loopml"
 	"github.com/loopml/loopml/learn"
-	"github.com/loopml/loopml/learn/delivery"
 	"github.com/loopml/loopml/serving"
 	"github.com/loopml/loopml/training"
 )
@@ -40,14 +36,7 @@ func shadowAnswers(t *testing.T, g *serving.Gateway, url, contentType string, bo
 func TestShadowTabular(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	var buf bytes.Buffer
-	if err := delivery.Generate(delivery.Config{Seed: 3, Rows: 600}, &buf); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(t.TempDir(), "deliveries.csv")
-	if err := os.WriteFile(data, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data := deliveryData(t, 600)
 	deps := training.Deps{Experiments: e.db, Runs: e.db, Registry: e.db, Artifacts: e.arts}
 	for _, reg := range []string{"eta", "eta"} { // versions 1 and 2
 		o := training.TrainOptions{Learner: learn.KindLinear, Target: "delivery_minutes", Exclude: []string{"late"},

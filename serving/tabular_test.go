@@ -23,14 +23,7 @@ import (
 func TestServeTabularModels(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	var buf bytes.Buffer
-	if err := delivery.Generate(delivery.Config{Seed: 3, Rows: 1500}, &buf); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(t.TempDir(), "deliveries.csv")
-	if err := os.WriteFile(data, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data := deliveryData(t, 1500)
 	deps := training.Deps{Experiments: e.db, Runs: e.db, Registry: e.db, Artifacts: e.arts}
 	models := map[string]learn.TabularModel{}
 	for name, o := range map[string]training.TrainOptions{
@@ -151,4 +144,19 @@ func TestServeTabularModels(t *testing.T) {
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// deliveryData writes rows of the synthetic delivery data set to a CSV
+// file and returns its path.
+func deliveryData(t *testing.T, rows int) string {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := delivery.Generate(delivery.Config{Seed: 3, Rows: rows}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "deliveries.csv")
+	if err := os.WriteFile(data, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

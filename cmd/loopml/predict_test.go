@@ -359,19 +359,7 @@ stages:
 			t.Fatal(err)
 		}
 	}
-	bin := loopmlOnPath(t)
-	pipeHome := t.TempDir()
-	getenv := func(k string) (string, bool) {
-		switch k {
-		case homeEnv:
-			return pipeHome, true
-		case binEnv:
-			return bin, true
-		case trackingURIEnv:
-			return "", false
-		}
-		return os.LookupEnv(k)
-	}
+	getenv := testRunEnv(t, t.TempDir())
 	for i := range 2 {
 		var out bytes.Buffer
 		if err := run(context.Background(), []string{"run", filepath.Join(dir, "loopml.yaml")}, getenv, &out, &out); err != nil {

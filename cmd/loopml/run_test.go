@@ -33,6 +33,25 @@ func loopmlOnPath(t *testing.T) string {
 	return p
 }
 
+// testRunEnv is the environment of a `loopml run` in tests: the home,
+// this test binary as the loopml of the stages (loopmlOnPath), no
+// tracking URI, the process's environment otherwise.
+func testRunEnv(t *testing.T, home string) func(string) (string, bool) {
+	t.Helper()
+	bin := loopmlOnPath(t)
+	return func(k string) (string, bool) {
+		switch k {
+		case homeEnv:
+			return home, true
+		case binEnv:
+			return bin, true
+		case trackingURIEnv:
+			return "", false
+		}
+		return os.LookupEnv(k)
+	}
+}
+
 // copyExample copies the MovieLens pipeline into a temporary directory, so
 // that its outputs do not land in the repository.
 func copyExample(t *testing.T) string {
@@ -86,18 +105,7 @@ func TestRunMovieLensExample(t *testing.T) {
 	t.Setenv("LOOPML_MOVIELENS", data)
 	dir := copyExample(t)
 	home := t.TempDir()
-	bin := loopmlOnPath(t)
-	getenv := func(k string) (string, bool) {
-		switch k {
-		case homeEnv:
-			return home, true
-		case binEnv:
-			return bin, true
-		case trackingURIEnv:
-			return "", false
-		}
-		return os.LookupEnv(k)
-	}
+	getenv := testRunEnv(t, home)
 	runPipeline := func(args ...string) (map[string]string, string, error) {
 		t.Helper()
 		var out bytes.Buffer
