@@ -330,10 +330,6 @@ func (g *Gateway) pick(w http.ResponseWriter, ep *endpoint, r *http.Request) (*l
 // setVersionHeaders names the model version that answered. The header
 // values are made once per loaded version: net/http only reads them.
 func setVersionHeaders(w http.ResponseWriter, l *loaded) {
-	if l.hdrName == nil {
-		l = &loaded{version: l.version}
-		l.withHeaders()
-	}
 	h := w.Header()
 	h[HeaderModel], h[HeaderModelVersion] = l.hdrName, l.hdrVersion
 }
@@ -536,16 +532,7 @@ func (g *Gateway) handleInvocations(w http.ResponseWriter, r *http.Request) {
 		g.shadow(ep, shadowJob{requestID: requestID(w), body: body, kind: kind}) // mirrored whatever the answer
 		return
 	}
-	var frame *mlmodel.Frame
-	var params map[string]any
-	if kind == "csv" {
-		frame, err = mlmodel.DecodeCSV(r.Body, l.sig.Inputs)
-	} else {
-		var req *mlmodel.ScoringRequest
-		if req, err = mlmodel.DecodeScoringRequest(r.Body); err == nil {
-			frame, params = req.Frame, req.Params
-		}
-	}
+	frame, params, err := decodeScoring(r.Body, kind, l)
 	if err != nil {
 		g.writeMLflowError(w, r, err)
 		return
@@ -562,6 +549,20 @@ func (g *Gateway) handleInvocations(w http.ResponseWriter, r *http.Request) {
 	setVersionHeaders(w, l)
 	writePredictions(w, scores)
 	g.shadow(ep, shadowJob{requestID: requestID(w), pairs: pairs, scores: scores, body: body, kind: kind})
+}
+
+// decodeScoring decodes an /invocations body of kind "json" (the four
+// MLflow formats and params) or "csv" (read against l's input schema).
+func decodeScoring(body io.Reader, kind string, l *loaded) (*mlmodel.Frame, map[string]any, error) {
+	if kind == "csv" {
+		f, err := mlmodel.DecodeCSV(body, l.sig.Inputs)
+		return f, nil, err
+	}
+	req, err := mlmodel.DecodeScoringRequest(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	return req.Frame, req.Params, nil
 }
 
 // keepBody reads the whole request body (bounded by the middleware's

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/loopml/loopml"
-	"github.com/loopml/loopml/mlmodel"
 )
 
 // shadowJob is a copy of a served request for one shadow target, with the
@@ -144,16 +143,7 @@ func (g *Gateway) shadowBody(j *shadowJob, l *loaded, logged bool, start time.Ti
 // scoreBody decodes an /invocations body (JSON or CSV) for l, a loopml
 // model, and returns its predictions as the primary would answer them.
 func scoreBody(l *loaded, body []byte, kind string) (any, error) {
-	var frame *mlmodel.Frame
-	var err error
-	if kind == "csv" {
-		frame, err = mlmodel.DecodeCSV(bytes.NewReader(body), l.sig.Inputs)
-	} else {
-		var req *mlmodel.ScoringRequest
-		if req, err = mlmodel.DecodeScoringRequest(bytes.NewReader(body)); err == nil {
-			frame = req.Frame
-		}
-	}
+	frame, _, err := decodeScoring(bytes.NewReader(body), kind, l)
 	if err != nil {
 		return nil, err
 	}

@@ -137,17 +137,7 @@ func classOf(m *learn.LogisticModel, p float64) int64 {
 // (JSON of kind "json" or CSV) is a dataframe of feature columns. It
 // reports whether it answered 200.
 func (g *Gateway) tabularInvocations(w http.ResponseWriter, r *http.Request, l *loaded, kind string) bool {
-	var frame *mlmodel.Frame
-	var params map[string]any
-	var err error
-	if kind == "csv" {
-		frame, err = mlmodel.DecodeCSV(r.Body, l.sig.Inputs)
-	} else {
-		var req *mlmodel.ScoringRequest
-		if req, err = mlmodel.DecodeScoringRequest(r.Body); err == nil {
-			frame, params = req.Frame, req.Params
-		}
-	}
+	frame, params, err := decodeScoring(r.Body, kind, l)
 	if err == nil && len(l.sig.Params) > 0 { // an empty schema drops every param
 		_, err = l.sig.Params.Enforce(params)
 	}

@@ -24,7 +24,7 @@ func FuzzTabularInfer(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	l := &loaded{version: &loopml.ModelVersion{Name: "m", Version: "1"}, model: tabularStub{}, tab: m, sig: training.TabularSignature(m)}
+	l := (&loaded{version: &loopml.ModelVersion{Name: "m", Version: "1"}, model: tabularStub{}, tab: m, sig: training.TabularSignature(m)}).withHeaders()
 	for _, s := range []string{
 		`{"id": "1", "inputs": [{"name": "x", "shape": [2], "datatype": "INT64", "data": [1, 2]}, {"name": "c", "shape": [2], "datatype": "BYTES", "data": ["a", null]}]}`,
 		`{"inputs": [{"name": "x", "shape": [1, 1], "datatype": "FP64", "data": [[2.5]]}, {"name": "c", "shape": [1], "datatype": "BYTES", "data": ["zz"]}]}`,
