@@ -284,6 +284,11 @@ func (s *Server) handleSetDatasetRules(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	respondDatasetRules(w, rules)
+}
+
+// respondDatasetRules answers {"rules": {...}}.
+func respondDatasetRules(w http.ResponseWriter, rules *loopml.DatasetRules) {
 	respond(w, func(e *encoder) {
 		e.objectField("rules")
 		encodeDatasetRules(e, rules)
@@ -303,11 +308,7 @@ func (s *Server) handleGetDatasetRules(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	respond(w, func(e *encoder) {
-		e.objectField("rules")
-		encodeDatasetRules(e, rules)
-		e.endObject()
-	})
+	respondDatasetRules(w, rules)
 }
 
 // handleListDatasetRules serves GET datasets/rules/list?name=.

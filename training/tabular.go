@@ -199,12 +199,8 @@ func trainTabular(ctx context.Context, o TrainOptions, deps Deps) (*TrainResult,
 	}
 	res := &TrainResult{RunID: rs.run.ID, ExperimentID: rs.run.ExperimentID, Params: eff}
 	err = func() error {
-		ds.Input.Tags = append(ds.Input.Tags, loopml.Tag{Key: loopml.TagDatasetContext, Value: "training"})
-		if err := deps.Runs.LogInputs(ctx, rs.run.ID, []loopml.DatasetInput{ds.Input}); err != nil {
-			return fmt.Errorf("log dataset input: %w", err)
-		}
-		if err := deps.Runs.LogBatch(ctx, rs.run.ID, loopml.Batch{Params: append(sortedParams(eff, ""), tableParams(ds.Table)...)}); err != nil {
-			return fmt.Errorf("log params: %w", err)
+		if err := logTrainingInputs(ctx, deps, rs.run.ID, ds.Input, append(sortedParams(eff, ""), tableParams(ds.Table)...)); err != nil {
+			return err
 		}
 		log.Info("fitting", "rows", ds.Table.Len(), "target", o.Target)
 		start := time.Now()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -148,12 +149,8 @@ func Train(ctx context.Context, o TrainOptions, deps Deps) (*TrainResult, error)
 	}
 	res := &TrainResult{RunID: rs.run.ID, ExperimentID: rs.run.ExperimentID, Params: eff}
 	err = func() error {
-		ds.Input.Tags = append(ds.Input.Tags, loopml.Tag{Key: loopml.TagDatasetContext, Value: "training"})
-		if err := deps.Runs.LogInputs(ctx, rs.run.ID, []loopml.DatasetInput{ds.Input}); err != nil {
-			return fmt.Errorf("log dataset input: %w", err)
-		}
-		if err := deps.Runs.LogBatch(ctx, rs.run.ID, loopml.Batch{Params: sortedParams(eff, "")}); err != nil {
-			return fmt.Errorf("log params: %w", err)
+		if err := logTrainingInputs(ctx, deps, rs.run.ID, ds.Input, sortedParams(eff, "")); err != nil {
+			return err
 		}
 		log.Info("fitting", "rows", ds.Data.Len(), "users", ds.Data.Users.Len(), "items", ds.Data.Items.Len())
 		start := time.Now()
@@ -377,4 +374,17 @@ func registerVersion(ctx context.Context, reg loopml.ModelRegistry, v *loopml.Mo
 		return nil, err
 	}
 	return v, nil
+}
+
+// logTrainingInputs logs the training data set (as a dataset input in the
+// "training" context) and the params of a training run.
+func logTrainingInputs(ctx context.Context, deps Deps, runID string, in loopml.DatasetInput, params []loopml.Param) error {
+	in.Tags = append(slices.Clip(in.Tags), loopml.Tag{Key: loopml.TagDatasetContext, Value: "training"})
+	if err := deps.Runs.LogInputs(ctx, runID, []loopml.DatasetInput{in}); err != nil {
+		return fmt.Errorf("log dataset input: %w", err)
+	}
+	if err := deps.Runs.LogBatch(ctx, runID, loopml.Batch{Params: params}); err != nil {
+		return fmt.Errorf("log params: %w", err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/loopml/loopml"
 	"github.com/loopml/loopml/datasets"
 	"github.com/spf13/cobra"
 )
@@ -33,6 +34,10 @@ type rulesView struct {
 	CreationTimestamp int64  `json:"creation_timestamp"`
 }
 
+func newRulesView(r *loopml.DatasetRules) rulesView {
+	return rulesView{r.Name, r.Revision, r.Digest, r.YAML, r.CreatedBy, r.CreationTimestamp}
+}
+
 func newDataRulesSetCommand(getenv func(string) (string, bool)) *cobra.Command {
 	var o clientOptions
 	cmd := &cobra.Command{
@@ -45,21 +50,17 @@ func newDataRulesSetCommand(getenv func(string) (string, bool)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env, err := openData(cmd.Context(), o, getenv, true, cmd.ErrOrStderr())
+			env, vs, err := openValidations(cmd.Context(), o, getenv, true, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer env.svc.close()
-			vs, err := env.validations()
-			if err != nil {
-				return err
-			}
 			r, err := vs.SetDatasetRules(cmd.Context(), args[0], y)
 			if err != nil {
 				return err
 			}
 			if o.output == "json" {
-				return writeJSON(cmd.OutOrStdout(), rulesView{r.Name, r.Revision, r.Digest, r.YAML, r.CreatedBy, r.CreationTimestamp})
+				return writeJSON(cmd.OutOrStdout(), newRulesView(r))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Attached rules to %s (revision %d, %s)\n", r.Name, r.Revision, shortDigest(r.Digest))
 			return nil
@@ -77,22 +78,18 @@ func newDataRulesShowCommand(getenv func(string) (string, bool)) *cobra.Command 
 		Example: `  loopml data rules show ratings > rules.yaml`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openData(cmd.Context(), o, getenv, false, cmd.ErrOrStderr())
+			env, vs, err := openValidations(cmd.Context(), o, getenv, false, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer env.svc.close()
-			vs, err := env.validations()
-			if err != nil {
-				return err
-			}
 			r, err := vs.GetDatasetRules(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			w := cmd.OutOrStdout()
 			if o.output == "json" {
-				return writeJSON(w, rulesView{r.Name, r.Revision, r.Digest, r.YAML, r.CreatedBy, r.CreationTimestamp})
+				return writeJSON(w, newRulesView(r))
 			}
 			// A YAML comment header keeps the output a valid rules file.
 			fmt.Fprintf(w, "# rules of dataset %s, revision %d, %s, set %s by %s\n", r.Name, r.Revision, r.Digest, fmtTime(r.CreationTimestamp), orDash(r.CreatedBy))
@@ -115,15 +112,11 @@ func newDataRulesRmCommand(getenv func(string) (string, bool)) *cobra.Command {
 		Example: `  loopml data rules rm ratings`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openData(cmd.Context(), o, getenv, false, cmd.ErrOrStderr())
+			env, vs, err := openValidations(cmd.Context(), o, getenv, false, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer env.svc.close()
-			vs, err := env.validations()
-			if err != nil {
-				return err
-			}
 			if err := vs.DeleteDatasetRules(cmd.Context(), args[0]); err != nil {
 				return err
 			}
@@ -146,15 +139,11 @@ in -o json it has an empty yaml and digest.`,
 		Example: `  loopml data rules history ratings`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			env, err := openData(cmd.Context(), o, getenv, false, cmd.ErrOrStderr())
+			env, vs, err := openValidations(cmd.Context(), o, getenv, false, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer env.svc.close()
-			vs, err := env.validations()
-			if err != nil {
-				return err
-			}
 			list, err := vs.ListDatasetRules(cmd.Context(), args[0])
 			if err != nil {
 				return err
@@ -163,7 +152,7 @@ in -o json it has an empty yaml and digest.`,
 			if o.output == "json" {
 				views := make([]rulesView, len(list))
 				for i, r := range list {
-					views[i] = rulesView{r.Name, r.Revision, r.Digest, r.YAML, r.CreatedBy, r.CreationTimestamp}
+					views[i] = newRulesView(r)
 				}
 				return writeJSON(w, views)
 			}

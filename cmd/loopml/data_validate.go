@@ -25,6 +25,21 @@ func (e *dataEnv) validations() (loopml.DatasetValidationService, error) {
 	return nil, loopml.Errorf(loopml.ENOTIMPLEMENTED, "this store does not record dataset validations")
 }
 
+// openValidations opens the data environment and its validation service;
+// the caller closes env.svc.
+func openValidations(ctx context.Context, o clientOptions, getenv func(string) (string, bool), write bool, stderr io.Writer) (*dataEnv, loopml.DatasetValidationService, error) {
+	env, err := openData(ctx, o, getenv, write, stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	vs, err := env.validations()
+	if err != nil {
+		env.svc.close()
+		return nil, nil, err
+	}
+	return env, vs, nil
+}
+
 // readRulesFile reads a rules file and checks that it parses.
 func readRulesFile(path string) (string, error) {
 	b, err := os.ReadFile(path)
@@ -164,15 +179,11 @@ func newDataValidationsCommand(getenv func(string) (string, bool)) *cobra.Comman
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			env, err := openData(ctx, o, getenv, false, cmd.ErrOrStderr())
+			env, vs, err := openValidations(ctx, o, getenv, false, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer env.svc.close()
-			vs, err := env.validations()
-			if err != nil {
-				return err
-			}
 			name, version, err := validationsTarget(ctx, env, args[0])
 			if err != nil {
 				return err
@@ -280,15 +291,11 @@ func newDataQuarantineCommand(getenv func(string) (string, bool), release bool) 
 			if ref.Version == 0 && ref.Tag == "" {
 				return loopml.Errorf(loopml.EINVALID, "name the version: %s@vN or %s@tag", ref.Name, ref.Name)
 			}
-			env, err := openData(ctx, o, getenv, false, cmd.ErrOrStderr())
+			env, vs, err := openValidations(ctx, o, getenv, false, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer env.svc.close()
-			vs, err := env.validations()
-			if err != nil {
-				return err
-			}
 			v, err := env.deps.Store.GetDatasetVersion(ctx, ref)
 			if err != nil {
 				return err
