@@ -153,15 +153,25 @@ func (s *Server) handleCreateEndpoint(w http.ResponseWriter, r *http.Request) {
 	respondEndpoint(w, e)
 }
 
-func (s *Server) handleGetEndpoint(w http.ResponseWriter, r *http.Request) {
+// queryEndpoint reads the endpoint named by ?name=, or answers the error
+// and returns false.
+func (s *Server) queryEndpoint(w http.ResponseWriter, r *http.Request) (*loopml.Endpoint, bool) {
 	name := r.URL.Query().Get("name")
 	if name == "" {
 		s.writeError(w, r, missing("name"))
-		return
+		return nil, false
 	}
 	e, err := s.endpoints.GetEndpoint(r.Context(), name)
 	if err != nil {
 		s.writeError(w, r, err)
+		return nil, false
+	}
+	return e, true
+}
+
+func (s *Server) handleGetEndpoint(w http.ResponseWriter, r *http.Request) {
+	e, ok := s.queryEndpoint(w, r)
+	if !ok {
 		return
 	}
 	respondEndpoint(w, e)
@@ -276,25 +286,19 @@ func (s *Server) handleStartRollout(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleRolloutStatus(w http.ResponseWriter, r *http.Request) {
-	name := r.URL.Query().Get("name")
-	if name == "" {
-		s.writeError(w, r, missing("name"))
-		return
-	}
-	e, err := s.endpoints.GetEndpoint(r.Context(), name)
-	if err != nil {
-		s.writeError(w, r, err)
+	e, ok := s.queryEndpoint(w, r)
+	if !ok {
 		return
 	}
 	if e.Rollout == nil {
-		s.writeError(w, r, loopml.Errorf(loopml.ENOTFOUND, "endpoint %q has no rollout", name))
+		s.writeError(w, r, loopml.Errorf(loopml.ENOTFOUND, "endpoint %q has no rollout", e.Name))
 		return
 	}
 	resp := map[string]any{"endpoint": ToEndpointJSON(e), "rollout": e.Rollout}
 	if s.predictions != nil && e.Rollout.Active() && e.Rollout.Step >= 0 {
 		// The traffic of the current step, from the prediction log; a
 		// failure to read it does not hide the rollout.
-		if st, err := s.predictions.TargetStats(r.Context(), name, e.Rollout.StepStartedAt, 0); err == nil {
+		if st, err := s.predictions.TargetStats(r.Context(), e.Name, e.Rollout.StepStartedAt, 0); err == nil {
 			out := make([]TargetStatsJSON, len(st))
 			for i, t := range st {
 				out[i] = TargetStatsJSON(t)
